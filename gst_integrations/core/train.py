@@ -1,0 +1,198 @@
+"""Fit a head on labelled base vectors: a seeded validation split and early stopping."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import warnings
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from .device import resolve_device
+from .encoder import BaseEncoder, EncoderFingerprint, as_encoder
+from .errors import InvalidLabelsError
+from .head import FORMAT_VERSION, Head
+from .losses import head_loss
+from .models import HeadModule
+from .options import HeadOptions
+from .validation import as_float32_matrix
+
+
+def _clean_labels(labels: Sequence[Any], n: int) -> tuple[np.ndarray, list[str]]:
+    """Label strings -> (indices into names, -1 for unlabelled None), after checks."""
+    labels = list(labels)
+    if len(labels) != n:
+        raise InvalidLabelsError(f"got {n} vectors but {len(labels)} labels; they must match")
+    keep = [lab for lab in labels if lab is not None and str(lab) != ""]
+    names = sorted({str(lab) for lab in keep})
+    if len(names) < 2:
+        raise InvalidLabelsError(
+            f"need at least 2 distinct labels to learn a view, got {len(names)} ({names})"
+        )
+    counts = Counter(str(lab) for lab in keep)
+    singles = sorted(name for name, c in counts.items() if c == 1)
+    if singles:
+        warnings.warn(
+            f"{len(singles)} label(s) have a single example ({singles[:5]}); "
+            "they are kept for training but cannot be validated",
+            stacklevel=3,
+        )
+    index = {name: i for i, name in enumerate(names)}
+    y = np.array([index[str(lab)] if lab is not None and str(lab) != "" else -1 for lab in labels])
+    return y, names
+
+
+def _split(y: np.ndarray, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded stratified split; classes with fewer than 2 examples stay in training."""
+    rng = np.random.default_rng(seed)
+    train, val = [], []
+    for cls in np.unique(y):
+        idx = rng.permutation(np.flatnonzero(y == cls))
+        n_val = int(round(len(idx) * val_fraction)) if len(idx) >= 2 else 0
+        n_val = min(n_val, len(idx) - 1)
+        val.extend(idx[:n_val])
+        train.extend(idx[n_val:])
+    return np.sort(np.array(train, dtype=int)), np.sort(np.array(val, dtype=int))
+
+
+def _resolve_fingerprint(encoder: Any) -> EncoderFingerprint | None:
+    if encoder is None:
+        return None
+    if isinstance(encoder, EncoderFingerprint):
+        return encoder
+    if isinstance(encoder, dict):
+        return EncoderFingerprint.from_dict(encoder)
+    if isinstance(encoder, str) and encoder == "default":
+        return as_encoder(None).fingerprint()
+    enc: BaseEncoder = as_encoder(encoder)
+    return enc.fingerprint()
+
+
+def fit_head(
+    instruction: str,
+    base_vectors: Any,
+    labels: Sequence[Any],
+    *,
+    encoder: Any = "default",
+    name: str | None = None,
+    device: Any = "auto",
+    show_progress: bool = False,
+    **options: Any,
+) -> Head:
+    """Learn a head that maps base vectors into the view of ``instruction``.
+
+    ``labels`` has one entry per vector; ``None`` marks an unlabelled text (what
+    ``LLMLabeler`` gives for dropped answers) and is left out. ``encoder`` names the base
+    encoder that made the vectors ("default" is the offline all-MiniLM-L6-v2; pass the
+    encoder object, its fingerprint, or None for unknown) so the head can refuse vectors
+    of another encoder later. ``options`` are ``HeadOptions`` fields.
+    """
+    if not isinstance(instruction, str) or not instruction.strip():
+        raise InvalidLabelsError("instruction must be a non-empty string")
+    opts = HeadOptions.from_kwargs(options)
+    X = as_float32_matrix(base_vectors, name="base_vectors")
+    y_all, names = _clean_labels(labels, X.shape[0])
+    labelled = np.flatnonzero(y_all >= 0)
+    n_dropped = int(X.shape[0] - len(labelled))
+    X, y = X[labelled], y_all[labelled]
+    fingerprint = _resolve_fingerprint(encoder)
+    if fingerprint is not None and fingerprint.dim != X.shape[1]:
+        from .errors import EncoderMismatchError
+
+        raise EncoderMismatchError(
+            f"base_vectors have dimension {X.shape[1]} but encoder {fingerprint.name!r} "
+            f"makes {fingerprint.dim}-d vectors"
+        )
+
+    torch.manual_seed(opts.seed)
+    dev = resolve_device(device)
+    train_idx, val_idx = _split(y, opts.val_fraction, opts.seed)
+    Xt = torch.from_numpy(X).to(dev)
+    yt = torch.from_numpy(y).to(dev)
+    module = HeadModule(opts.family, X.shape[1], opts.z_dim, opts.hidden_dim).to(dev)
+    optimiser = torch.optim.Adam(module.parameters(), lr=opts.lr, weight_decay=opts.weight_decay)
+    generator = torch.Generator().manual_seed(opts.seed)
+    loss_args = dict(margin=opts.margin, temperature=opts.temperature, recon_weight=opts.recon_weight)
+
+    def batch_loss(idx: torch.Tensor) -> torch.Tensor:
+        z, x_hat = module(Xt[idx])
+        return head_loss(opts.loss, z, x_hat, Xt[idx], yt[idx], **loss_args)
+
+    best_state = copy.deepcopy(module.state_dict())
+    best_val, best_epoch, stale, epoch = float("inf"), 0, 0, 0
+    train_t = torch.from_numpy(train_idx)
+    val_t = torch.from_numpy(val_idx).to(dev)
+    bar = tqdm(range(opts.max_epochs), desc=f"fit {name or 'head'}", disable=not show_progress)
+    for epoch in bar:
+        module.train()
+        order = train_t[torch.randperm(len(train_t), generator=generator)].to(dev)
+        for start in range(0, len(order), opts.batch_size):
+            idx = order[start : start + opts.batch_size]
+            if len(idx) < 2:
+                continue
+            optimiser.zero_grad()
+            loss = batch_loss(idx)
+            loss.backward()
+            optimiser.step()
+        if len(val_idx) < 2:
+            best_state, best_epoch = copy.deepcopy(module.state_dict()), epoch
+            continue
+        module.eval()
+        with torch.no_grad():
+            val_loss = float(batch_loss(val_t))
+        bar.set_postfix(val_loss=f"{val_loss:.4f}")
+        if val_loss < best_val - 1e-6:
+            best_val, best_epoch, stale = val_loss, epoch, 0
+            best_state = copy.deepcopy(module.state_dict())
+        else:
+            stale += 1
+            if stale >= opts.patience:
+                break
+    module.load_state_dict(best_state)
+
+    metrics: dict[str, Any] = {
+        "n_train": int(len(train_idx)),
+        "n_val": int(len(val_idx)),
+        "n_unlabelled_dropped": n_dropped,
+        "best_epoch": int(best_epoch),
+        "epochs_run": int(epoch + 1),
+        "val_loss": None if best_val == float("inf") else round(best_val, 6),
+    }
+    if len(val_idx) >= 2:
+        metrics["val_knn_accuracy"] = _knn_accuracy(module.encoder, Xt, yt, train_idx, val_idx)
+    card = {
+        "format": "gst-head",
+        "format_version": FORMAT_VERSION,
+        "name": name or "",
+        "instruction": instruction,
+        "label_names": names,
+        "label_counts": {names[i]: int(c) for i, c in sorted(Counter(y.tolist()).items())},
+        "in_dim": int(X.shape[1]),
+        "out_dim": int(opts.z_dim),
+        "options": opts.to_dict(),
+        "encoder": fingerprint.to_dict() if fingerprint else None,
+        "metrics": metrics,
+        "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+    return Head(module.encoder, card, device=dev)
+
+
+@torch.no_grad()
+def _knn_accuracy(
+    encoder: torch.nn.Module,
+    X: torch.Tensor,
+    y: torch.Tensor,
+    train_idx: np.ndarray,
+    val_idx: np.ndarray,
+) -> float:
+    """Held-out 1-nearest-neighbour (cosine) accuracy of validation texts in the view."""
+    encoder.eval()
+    z = torch.nn.functional.normalize(encoder(X), dim=1)
+    sims = z[torch.from_numpy(val_idx)] @ z[torch.from_numpy(train_idx)].T
+    pred = y[torch.from_numpy(train_idx)][sims.argmax(1)]
+    return round(float((pred == y[torch.from_numpy(val_idx)]).float().mean()), 4)
