@@ -121,7 +121,9 @@ class Head:
     def transform_tensor(self, X: torch.Tensor, batch_size: int = 65536) -> torch.Tensor:
         """Transform a tensor, keeping the result on this head's device (no copy back)."""
         if X.ndim != 2 or X.shape[0] == 0:
-            raise DimensionMismatchError(f"expected a non-empty (m, d) tensor, got {tuple(X.shape)}")
+            raise DimensionMismatchError(
+                f"expected a non-empty (m, d) tensor, got {tuple(X.shape)}"
+            )
         if X.shape[1] != self.in_dim:
             raise DimensionMismatchError(
                 f"vectors have dimension {X.shape[1]}, but head {self.name or self.instruction!r} "
@@ -197,7 +199,9 @@ def load_head(path: str | os.PathLike[str], device: Any = "auto") -> Head:
             metadata = fh.metadata() or {}
             tensors = {key: fh.get_tensor(key) for key in fh.keys()}
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
-        raise HeadFileError(f"{path} is not a readable head file (corrupt or truncated): {exc}")
+        raise HeadFileError(
+            f"{path} is not a readable head file (corrupt or truncated): {exc}"
+        ) from exc
     if metadata.get("format") != FORMAT_NAME or CARD_KEY not in metadata:
         raise HeadFileError(f"{path} is a safetensors file but not a gst-integrations head")
     try:

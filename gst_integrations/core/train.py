@@ -117,7 +117,9 @@ def fit_head(
     module = HeadModule(opts.family, X.shape[1], opts.z_dim, opts.hidden_dim).to(dev)
     optimiser = torch.optim.Adam(module.parameters(), lr=opts.lr, weight_decay=opts.weight_decay)
     generator = torch.Generator().manual_seed(opts.seed)
-    loss_args = dict(margin=opts.margin, temperature=opts.temperature, recon_weight=opts.recon_weight)
+    loss_args = dict(
+        margin=opts.margin, temperature=opts.temperature, recon_weight=opts.recon_weight
+    )
 
     def batch_loss(idx: torch.Tensor) -> torch.Tensor:
         z, x_hat = module(Xt[idx])

@@ -15,7 +15,9 @@ def _unit(Z: np.ndarray) -> np.ndarray:
     return Z / np.maximum(np.linalg.norm(Z, axis=1, keepdims=True), 1e-12)
 
 
-def clustering_v_measure(Z: np.ndarray, labels: Sequence[str], seeds: Sequence[int] = (0, 1, 2)) -> float:
+def clustering_v_measure(
+    Z: np.ndarray, labels: Sequence[str], seeds: Sequence[int] = (0, 1, 2)
+) -> float:
     """KMeans with k = number of classes on unit-normalised vectors; mean V-measure over seeds."""
     k = len(set(labels))
     Zn = _unit(Z)
@@ -58,7 +60,9 @@ def triplet_accuracy(Z: np.ndarray, triplets: np.ndarray) -> float:
     return float(np.mean((a * p).sum(1) > (a * n).sum(1)))
 
 
-def sts_spearman(Z: np.ndarray, labels: Sequence[str], n_pairs: int = 10_000, seed: int = 0) -> float:
+def sts_spearman(
+    Z: np.ndarray, labels: Sequence[str], n_pairs: int = 10_000, seed: int = 0
+) -> float:
     """Spearman of cosine with same/different label, over half same and half different pairs."""
     lab = np.asarray(labels)
     rng = np.random.default_rng(seed)
