@@ -22,7 +22,7 @@ from safetensors.torch import save_file
 from .device import resolve_device
 from .encoder import BaseEncoder, EncoderFingerprint
 from .errors import DimensionMismatchError, EncoderMismatchError, HeadFileError
-from .models import build_encoder
+from .models import LINEAR_FAMILIES, build_encoder
 from .validation import as_float32_matrix, check_finite
 
 FORMAT_NAME = "gst-head"
@@ -73,7 +73,7 @@ class Head:
     @property
     def is_linear(self) -> bool:
         """True when the view is x -> Wx, which allows the query-side path."""
-        return self.family == "linear"
+        return self.family in LINEAR_FAMILIES
 
     @property
     def weight(self) -> np.ndarray:

@@ -1,23 +1,28 @@
 """Head families: the torch modules that map base vectors into a view.
 
-``linear`` is a single bias-free matrix W (d -> z). Being linear, it allows the query-side
-path: for inner-product views (Wq)·(Wx) = (WᵀWq)·x, so an existing base index can be
-searched with a rewritten query. ``mlp`` is the GSTransform paper's encoder,
-Linear(d→512), ReLU, Linear(512→z). Both carry a decoder Linear(z→d) used only by the
-reconstruction loss during training; it is not saved with the head.
+``lda`` is a closed-form bias-free matrix: shrinkage-LDA discriminant directions plus a
+small weight on the leading principal components of the sample (see ``fit_lda_weight``).
+``linear`` is a bias-free matrix W (d -> z) trained by gradient descent. Linear views
+allow the query-side path: for inner-product views (Wq)·(Wx) = (WᵀWq)·x, so an existing
+base index can be searched with a rewritten query. ``mlp`` is the GSTransform paper's
+encoder, Linear(d→512), ReLU, Linear(512→z). The trained families carry a decoder
+Linear(z→d) used only by the reconstruction loss during training; it is not saved.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 
-HEAD_FAMILIES = ("linear", "mlp")
+HEAD_FAMILIES = ("lda", "linear", "mlp")
+#: Families whose view is x -> Wx (no bias), which the query-side path needs.
+LINEAR_FAMILIES = ("lda", "linear")
 
 
 def build_encoder(family: str, in_dim: int, out_dim: int, hidden_dim: int = 512) -> nn.Module:
     """The inference part of a head: base vector -> view vector."""
-    if family == "linear":
+    if family in LINEAR_FAMILIES:
         return nn.Sequential(nn.Linear(in_dim, out_dim, bias=False))
     if family == "mlp":
         return nn.Sequential(
@@ -37,3 +42,25 @@ class HeadModule(nn.Module):
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         z = self.encoder(x)
         return z, self.decoder(z)
+
+
+def fit_lda_weight(
+    X: np.ndarray, y: np.ndarray, residual_weight: float = 0.1, residual_dim: int = 64
+) -> np.ndarray:
+    """W (z, d) of an ``lda`` head: C−1 shrinkage-LDA directions, scaled to unit median norm,
+    stacked over ``residual_weight`` × the top ``residual_dim`` principal directions.
+
+    The discriminant part carries the instruction's classes while suppressing what varies
+    within them (shrinkage keeps it stable with a few hundred labels); the small residual
+    part keeps a view of more than C−1 dimensions, so that cosine ranking within a class
+    still follows the generic similarity instead of collapsing to ties.
+    """
+    from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+
+    lda = LinearDiscriminantAnalysis(solver="eigen", shrinkage="auto").fit(X, y)
+    W = lda.scalings_[:, : len(lda.classes_) - 1].T
+    W = W / max(float(np.median(np.linalg.norm(X @ W.T, axis=1))), 1e-12)
+    if residual_weight > 0 and residual_dim > 0:
+        _, _, Vt = np.linalg.svd(X - X.mean(0), full_matrices=False)
+        W = np.vstack([W, residual_weight * Vt[:residual_dim]])
+    return W.astype(np.float32)

@@ -18,7 +18,7 @@ from .encoder import BaseEncoder, EncoderFingerprint, as_encoder
 from .errors import InvalidLabelsError
 from .head import FORMAT_VERSION, Head
 from .losses import head_loss
-from .models import HeadModule
+from .models import HeadModule, build_encoder, fit_lda_weight
 from .options import HeadOptions
 from .validation import as_float32_matrix
 
@@ -114,7 +114,74 @@ def fit_head(
     train_idx, val_idx = _split(y, opts.val_fraction, opts.seed)
     Xt = torch.from_numpy(X).to(dev)
     yt = torch.from_numpy(y).to(dev)
-    module = HeadModule(opts.family, X.shape[1], opts.z_dim, opts.hidden_dim).to(dev)
+    if opts.family == "lda":
+        encoder_module, fit_metrics = _fit_lda(X, y, Xt, yt, train_idx, val_idx, opts)
+    else:
+        encoder_module, fit_metrics = _fit_trained(
+            Xt, yt, train_idx, val_idx, opts, name, show_progress
+        )
+    encoder_module = encoder_module.to(dev)
+    metrics: dict[str, Any] = {
+        "n_train": int(len(train_idx)),
+        "n_val": int(len(val_idx)),
+        "n_unlabelled_dropped": n_dropped,
+        **fit_metrics,
+    }
+    card = {
+        "format": "gst-head",
+        "format_version": FORMAT_VERSION,
+        "name": name or "",
+        "instruction": instruction,
+        "label_names": names,
+        "label_counts": {names[i]: int(c) for i, c in sorted(Counter(y.tolist()).items())},
+        "in_dim": int(X.shape[1]),
+        "out_dim": int(encoder_module[0].out_features if opts.family == "lda" else opts.z_dim),
+        "options": opts.to_dict(),
+        "encoder": fingerprint.to_dict() if fingerprint else None,
+        "metrics": metrics,
+        "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+    return Head(encoder_module, card, device=dev)
+
+
+def _fit_lda(
+    X: np.ndarray,
+    y: np.ndarray,
+    Xt: torch.Tensor,
+    yt: torch.Tensor,
+    train_idx: np.ndarray,
+    val_idx: np.ndarray,
+    opts: HeadOptions,
+) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """Closed form: validate a fit on the training split, then refit on every label."""
+
+    def module_for(rows: np.ndarray) -> torch.nn.Module:
+        W = fit_lda_weight(X[rows], y[rows], opts.residual_weight, opts.residual_dim)
+        module = build_encoder("lda", X.shape[1], W.shape[0])
+        with torch.no_grad():
+            module[0].weight.copy_(torch.from_numpy(W))
+        return module.to(Xt.device)
+
+    metrics: dict[str, Any] = {}
+    if len(val_idx) >= 2 and len(np.unique(y[train_idx])) >= 2:
+        metrics["val_knn_accuracy"] = _knn_accuracy(
+            module_for(train_idx), Xt, yt, train_idx, val_idx
+        )
+    return module_for(np.arange(len(y))), metrics
+
+
+def _fit_trained(
+    Xt: torch.Tensor,
+    yt: torch.Tensor,
+    train_idx: np.ndarray,
+    val_idx: np.ndarray,
+    opts: HeadOptions,
+    name: str | None,
+    show_progress: bool,
+) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """Gradient training with a seeded split; early stopping restores a copy of the best state."""
+    dev = Xt.device
+    module = HeadModule(opts.family, Xt.shape[1], opts.z_dim, opts.hidden_dim).to(dev)
     optimiser = torch.optim.Adam(module.parameters(), lr=opts.lr, weight_decay=opts.weight_decay)
     generator = torch.Generator().manual_seed(opts.seed)
     loss_args = dict(
@@ -156,32 +223,14 @@ def fit_head(
             if stale >= opts.patience:
                 break
     module.load_state_dict(best_state)
-
     metrics: dict[str, Any] = {
-        "n_train": int(len(train_idx)),
-        "n_val": int(len(val_idx)),
-        "n_unlabelled_dropped": n_dropped,
         "best_epoch": int(best_epoch),
         "epochs_run": int(epoch + 1),
         "val_loss": None if best_val == float("inf") else round(best_val, 6),
     }
     if len(val_idx) >= 2:
         metrics["val_knn_accuracy"] = _knn_accuracy(module.encoder, Xt, yt, train_idx, val_idx)
-    card = {
-        "format": "gst-head",
-        "format_version": FORMAT_VERSION,
-        "name": name or "",
-        "instruction": instruction,
-        "label_names": names,
-        "label_counts": {names[i]: int(c) for i, c in sorted(Counter(y.tolist()).items())},
-        "in_dim": int(X.shape[1]),
-        "out_dim": int(opts.z_dim),
-        "options": opts.to_dict(),
-        "encoder": fingerprint.to_dict() if fingerprint else None,
-        "metrics": metrics,
-        "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-    }
-    return Head(module.encoder, card, device=dev)
+    return module.encoder, metrics
 
 
 @torch.no_grad()
