@@ -55,10 +55,22 @@ def fit_lda_weight(
     part keeps a view of more than C−1 dimensions, so that cosine ranking within a class
     still follows the generic similarity instead of collapsing to ties.
     """
-    from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+    from scipy.linalg import eigh
+    from sklearn.covariance import ledoit_wolf
 
-    lda = LinearDiscriminantAnalysis(solver="eigen", shrinkage="auto").fit(X, y)
-    W = lda.scalings_[:, : len(lda.classes_) - 1].T
+    X = np.asarray(X, dtype=np.float64)
+    classes, y_idx = np.unique(np.asarray(y), return_inverse=True)
+    means = np.stack([X[y_idx == c].mean(0) for c in range(len(classes))])
+    within = X - means[y_idx]
+    # Ledoit-Wolf shrinks towards a multiple of the identity, so Sw is well conditioned
+    # even along directions where the encoder's vectors have no variance at all (W stays
+    # finite there, which the query side's WᵀW needs; sklearn's LDA blows up to ~1e30).
+    Sw, _ = ledoit_wolf(within, assume_centered=True)
+    priors = np.bincount(y_idx) / len(y_idx)
+    centred = means - priors @ means
+    Sb = (centred * priors[:, None]).T @ centred
+    evals, evecs = eigh(Sb, Sw)
+    W = evecs[:, np.argsort(evals)[::-1][: len(classes) - 1]].T
     W = W / max(float(np.median(np.linalg.norm(X @ W.T, axis=1))), 1e-12)
     if residual_weight > 0 and residual_dim > 0:
         _, _, Vt = np.linalg.svd(X - X.mean(0), full_matrices=False)
