@@ -154,3 +154,13 @@ def test_losses_behave() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert torch.isfinite(supervised_contrastive_loss(z, y, 0.1))
+
+
+def test_lda_weights_stay_finite_when_vectors_span_a_subspace() -> None:
+    """Encoders often leave dead directions (all-MiniLM-L6-v2 has about three)."""
+    X, y = blobs(n=200)
+    basis = np.linalg.qr(np.random.default_rng(1).normal(size=(D, D)))[0]
+    X = (X @ basis[:, : D - 3]) @ basis[:, : D - 3].T  # no variance along 3 directions
+    head = fit_head("i", X.astype(np.float32), y, encoder=None)
+    assert np.abs(head.weight).max() < 1e3
+    assert np.isfinite(head.query_matrix()).all()
