@@ -20,7 +20,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from .device import resolve_device
-from .encoder import BaseEncoder, EncoderFingerprint
+from .encoder import BaseEncoder, EncoderFingerprint, as_encoder
 from .errors import DimensionMismatchError, EncoderMismatchError, HeadFileError
 from .models import LINEAR_FAMILIES, build_encoder
 from .validation import as_float32_matrix, check_finite
@@ -89,14 +89,19 @@ class Head:
         )
 
     # -- checks ---------------------------------------------------------------------------
-    def check_encoder(self, encoder: BaseEncoder | EncoderFingerprint | dict[str, Any]) -> None:
-        """Raise EncoderMismatchError unless ``encoder`` is the one this head was fitted on."""
+    def check_encoder(
+        self, encoder: BaseEncoder | EncoderFingerprint | dict[str, Any] | Any
+    ) -> None:
+        """Raise EncoderMismatchError unless ``encoder`` is the one this head was fitted on.
+
+        ``encoder`` is a fingerprint (or its dict) or any encoder ``as_encoder`` adapts.
+        """
         if isinstance(encoder, dict):
             other = EncoderFingerprint.from_dict(encoder)
         elif isinstance(encoder, EncoderFingerprint):
             other = encoder
         else:
-            other = encoder.fingerprint()
+            other = as_encoder(encoder).fingerprint()
         if other.dim != self.in_dim:
             raise EncoderMismatchError(
                 f"head {self.name or self.instruction!r} expects {self.in_dim}-d vectors from "

@@ -132,3 +132,11 @@ def test_linear_head_query_matrix_scores_like_the_view(head) -> None:
     scores_view = h.transform(q) @ h.transform(X).T
     scores_rewritten = (q @ h.query_matrix()) @ X.T
     np.testing.assert_allclose(scores_view, scores_rewritten, rtol=1e-4, atol=1e-4)
+
+
+def test_check_encoder_accepts_framework_objects(head) -> None:
+    from langchain_core.embeddings import DeterministicFakeEmbedding
+
+    h, _ = head
+    with pytest.raises(EncoderMismatchError):
+        h.check_encoder(DeterministicFakeEmbedding(size=D))
