@@ -1,0 +1,179 @@
+"""LangChain RAG over instruction views: one LCEL chain, the same question, two views.
+
+What it shows (offline, under a minute on 2 CPU cores):
+
+1. Embed ~200 drug reviews ONCE with the base encoder (``GSTEmbeddings()``, all-MiniLM-L6-v2)
+   into a ``langchain_chroma.Chroma`` store backed by an embedded Chroma in a temp dir.
+2. Fit two views from the labelled sample with ``fit_head``: "which condition is the patient
+   treating?" and "how satisfied is the patient?". A head maps the vectors already in Chroma
+   into a view: switching views re-encodes nothing.
+3. Build ONE LCEL RAG chain on ``GSTRetriever.from_chroma(...).as_configurable()`` and ask it
+   the same question under each view with ``config={"configurable": {"view": ...}}``: the
+   condition view retrieves reviews of the same condition, the rating view reviews of the
+   same satisfaction, so the context (and the answer) differ.
+
+The "LLM" here is a ``RunnableLambda`` that echoes the context it was given, so the recipe runs
+offline and its output shows exactly what was retrieved. To use a real model, replace
+``echo_llm`` in ``build_chain`` with any LangChain chat model, e.g.::
+
+    from langchain_openai import ChatOpenAI          # pip install langchain-openai
+    llm = ChatOpenAI(model="gpt-4o-mini")            # or ChatAnthropic, ChatOllama, ...
+    chain = build_chain(retriever, llm=llm)
+
+Run: ``python cookbook/langchain_rag_views.py``
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import chromadb  # noqa: E402
+from chromadb.config import Settings  # noqa: E402
+from langchain_chroma import Chroma  # noqa: E402
+from langchain_core.documents import Document  # noqa: E402
+from langchain_core.messages import AIMessage  # noqa: E402
+from langchain_core.output_parsers import StrOutputParser  # noqa: E402
+from langchain_core.prompt_values import PromptValue  # noqa: E402
+from langchain_core.prompts import ChatPromptTemplate  # noqa: E402
+from langchain_core.runnables import Runnable, RunnableLambda, RunnablePassthrough  # noqa: E402
+
+from gst_integrations import fit_head  # noqa: E402
+from gst_integrations.core.head_store import HeadStore  # noqa: E402
+from gst_integrations.data import load_drug_reviews  # noqa: E402
+from gst_integrations.langchain import GSTEmbeddings, GSTRetriever  # noqa: E402
+from gst_integrations.stores import open_chroma_collection  # noqa: E402
+
+VIEWS = {
+    "condition": "Which condition is the patient treating?",
+    "rating": "How satisfied is the patient with the drug?",
+}
+QUESTION = (
+    "My acne got so much worse on this and the dryness was unbearable. "
+    "Did anyone else give up on it?"
+)
+PROMPT = ChatPromptTemplate.from_messages(
+    [
+        ("system", "Answer from these patient reviews only.\n\n{context}"),
+        ("human", "{question}"),
+    ]
+)
+
+
+def load_sample(n: int = 200, seed: int = 0) -> Any:
+    """A seeded sample of the 495 labelled drug reviews."""
+    corpus = load_drug_reviews()
+    rows = np.random.default_rng(seed).permutation(len(corpus))[:n]
+    return corpus.subset([int(i) for i in rows])
+
+
+def build_store(corpus: Any, embeddings: GSTEmbeddings, path: str | Path) -> Chroma:
+    """Embed the reviews once, with the base encoder, into an embedded Chroma collection."""
+    client = chromadb.PersistentClient(
+        path=str(path), settings=Settings(anonymized_telemetry=False)
+    )
+    # Record the base encoder's fingerprint on the collection, so views can refuse a store
+    # filled by another encoder.
+    open_chroma_collection(
+        "drug_reviews",
+        client=client,
+        create=True,
+        encoder_fingerprint=embeddings.fingerprint(),
+    )
+    store = Chroma(client=client, collection_name="drug_reviews", embedding_function=embeddings)
+    store.add_texts(corpus.texts, metadatas=corpus.metadata, ids=corpus.ids)
+    return store
+
+
+def fit_views(corpus: Any, embeddings: GSTEmbeddings, root: str | Path) -> HeadStore:
+    """One head per labelled facet; the base vectors come from the cache (no re-encoding)."""
+    X = np.asarray(embeddings.embed_documents(corpus.texts), dtype=np.float32)
+    heads = HeadStore(root)
+    for name, instruction in VIEWS.items():
+        heads.save(
+            name,
+            fit_head(instruction, X, corpus.facets[name], encoder=embeddings, name=name),
+        )
+    return heads
+
+
+def format_docs(docs: list[Document]) -> str:
+    """Context block: one line per review, with its facets and view score."""
+    return "\n".join(
+        f"- [{d.metadata['condition']} | {d.metadata['rating']} | "
+        f"{d.metadata['gst_view']} {d.metadata['gst_score']:.2f}] "
+        f"{' '.join(d.page_content.split())[:70]}..."
+        for d in docs
+    )
+
+
+def echo_llm(prompt: PromptValue) -> AIMessage:
+    """An offline stand-in for a chat model: answers by quoting the context it was given."""
+    system = prompt.to_messages()[0].content
+    lines = [ln for ln in str(system).splitlines() if ln.startswith("- [")]
+    facets = [ln[3:].split("]")[0].split(" | ") for ln in lines]
+    conditions = Counter(f[0] for f in facets).most_common(1)[0][0]
+    ratings = Counter(f[1] for f in facets).most_common(1)[0][0]
+    return AIMessage(
+        f"(echo) {len(lines)} reviews retrieved, mostly condition={conditions}, "
+        f"rating={ratings}:\n" + "\n".join(lines)
+    )
+
+
+def build_chain(retriever: GSTRetriever, llm: Runnable | None = None) -> Runnable:
+    """question -> {context, question} -> prompt -> llm -> text; the view comes from config."""
+    return (
+        {
+            "context": retriever.as_configurable() | format_docs,
+            "question": RunnablePassthrough(),
+        }
+        | PROMPT
+        | (llm if llm is not None else RunnableLambda(echo_llm))
+        | StrOutputParser()
+    )
+
+
+def main(workdir: str | Path | None = None, cache: Any = None, k: int = 5) -> dict[str, Any]:
+    """Run the recipe; returns what it built (the tests look at it)."""
+    tmp = None
+    if workdir is None:
+        tmp = tempfile.TemporaryDirectory(prefix="gst-lc-rag-")
+        workdir = tmp.name
+    workdir = Path(workdir)
+
+    corpus = load_sample()
+    embeddings = GSTEmbeddings(cache=cache)  # base vectors: what the store holds
+    store = build_store(corpus, embeddings, workdir / "chroma")
+    heads = fit_views(corpus, embeddings, workdir / "heads")
+    print(f"embedded {len(corpus)} reviews once ({embeddings.n_encoded} texts encoded)")
+    print(f"views: {heads.names()}")
+
+    retriever = GSTRetriever.from_chroma(store, heads, k=k)
+    chain = build_chain(retriever)
+
+    print(f"\nquestion: {QUESTION}")
+    answers = {}
+    for view in VIEWS:
+        answers[view] = chain.invoke(QUESTION, config={"configurable": {"view": view}})
+        print(f"\n[view={view}] {VIEWS[view]}\n{answers[view]}")
+
+    # The same retriever, per call and with a metadata filter (a Chroma where dict).
+    negatives = retriever.invoke(QUESTION, view="condition", k=3, filter={"rating": "negative"})
+    print("\n[view=condition, filter rating == negative]\n" + format_docs(negatives))
+    print(f"\ntexts encoded in total: {embeddings.n_encoded} (the corpus once, plus the question)")
+
+    if tmp is not None:
+        del store, retriever, chain
+        tmp.cleanup()
+    return {"answers": answers, "n_encoded": embeddings.n_encoded, "negatives": negatives}
+
+
+if __name__ == "__main__":
+    main()

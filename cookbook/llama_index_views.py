@@ -1,0 +1,183 @@
+"""LlamaIndex: one Chroma index, several instruction views, switched per call.
+
+What it shows (offline, under a minute on 2 CPU cores):
+
+1. Build a ``VectorStoreIndex`` over ~200 drug reviews on a real ``ChromaVectorStore``
+   (embedded ``PersistentClient`` in a temp dir) with the *base* encoder,
+   ``GSTEmbedding()`` (all-MiniLM-L6-v2). This is the only time the corpus is encoded.
+2. Fit two views from the labelled sample with ``fit_head``: "which condition is the
+   patient treating?" and "how satisfied is the patient?". A head is a small learned map
+   applied to the vectors already in Chroma: switching views re-encodes nothing.
+3. Retrieve one held-out review under both views with ``GSTRetriever``: the condition view
+   finds reviews of the same condition, the rating view reviews of the same satisfaction.
+4. Route a question to a view with a ``RouterRetriever`` whose selector reads each view's
+   instruction (offline: ``EmbeddingSingleSelector``; with a real LLM:
+   ``LLMSingleSelector``).
+5. Answer with sources from the routed view through a query engine. ``MockLLM`` keeps this
+   offline; for real answers pass any LlamaIndex LLM, e.g.
+   ``view_query_engine(retriever, route=True, llm=OpenAI(model="gpt-4o-mini"))``.
+
+Run: ``python cookbook/llama_index_views.py``
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from llama_index.core import Settings, StorageContext, VectorStoreIndex  # noqa: E402
+from llama_index.core.llms import MockLLM  # noqa: E402
+from llama_index.core.schema import TextNode  # noqa: E402
+from llama_index.vector_stores.chroma import ChromaVectorStore  # noqa: E402
+
+from gst_integrations import fit_head  # noqa: E402
+from gst_integrations.core.head_store import HeadStore  # noqa: E402
+from gst_integrations.data import load_drug_reviews  # noqa: E402
+from gst_integrations.llama_index import (  # noqa: E402
+    GSTEmbedding,
+    GSTRetriever,
+    view_query_engine,
+    view_router_retriever,
+)
+from gst_integrations.stores import open_chroma_collection  # noqa: E402
+
+VIEWS = {
+    "condition": "Which condition is the patient treating?",
+    "rating": "How satisfied is the patient with the drug?",
+}
+FACETS = ("condition", "rating")
+QUERY = (
+    "This drug made my depression worse and the side effects were terrible. I stopped taking it."
+)
+
+
+def split_reviews(n_index: int = 200, n_held: int = 40, seed: int = 0) -> tuple[Any, Any]:
+    """(indexed corpus, held-out reviews): a seeded split of the 495 drug reviews."""
+    corpus = load_drug_reviews()
+    order = np.random.default_rng(seed).permutation(len(corpus))
+    index_rows = [int(i) for i in order[:n_index]]
+    held_rows = [int(i) for i in order[n_index : n_index + n_held]]
+    return corpus.subset(index_rows), corpus.subset(held_rows)
+
+
+def review_nodes(corpus: Any) -> list[TextNode]:
+    """One node per review; facets are metadata, kept out of the embedded text."""
+    return [
+        TextNode(
+            id_=corpus.ids[i],
+            text=corpus.texts[i],
+            metadata={facet: corpus.facets[facet][i] for facet in FACETS},
+            excluded_embed_metadata_keys=list(FACETS),
+            excluded_llm_metadata_keys=list(FACETS),
+        )
+        for i in range(len(corpus))
+    ]
+
+
+def build_index(corpus: Any, embed: GSTEmbedding, path: str | Path) -> VectorStoreIndex:
+    """Embed the corpus once, with the base encoder, into a persistent Chroma collection."""
+    collection = open_chroma_collection(
+        "drug_reviews",
+        path=str(path),
+        create=True,
+        encoder_fingerprint=embed.fingerprint(),  # lets views refuse another encoder
+        space="cosine",
+    )
+    storage = StorageContext.from_defaults(vector_store=ChromaVectorStore(collection))
+    return VectorStoreIndex(review_nodes(corpus), storage_context=storage, embed_model=embed)
+
+
+def fit_views(corpus: Any, embed: GSTEmbedding, root: str | Path) -> HeadStore:
+    """Fit one head per facet on the labelled sample; base vectors come from the cache."""
+    X = embed.base_encoder.encode(corpus.texts)  # no re-encoding: all cached by the index
+    heads = HeadStore(root)
+    for name, instruction in VIEWS.items():
+        head = fit_head(instruction, X, corpus.facets[name], encoder=embed.base_encoder, name=name)
+        heads.save(name, head)
+    return heads
+
+
+def majority(nodes: list[Any], facet: str) -> str:
+    return Counter(n.node.metadata[facet] for n in nodes).most_common(1)[0][0]
+
+
+def show(title: str, nodes: list[Any]) -> None:
+    """Print hits and the majority of each facet among them."""
+    print(title)
+    for n in nodes:
+        m = n.node.metadata
+        text = n.node.get_content()[:60].replace("\n", " ")
+        print(f"  {n.score:.3f}  {m['condition']:<24} {m['rating']:<8}  {text}...")
+    summary = ", ".join(f"{facet}={majority(nodes, facet)}" for facet in FACETS)
+    print(f"  majority: {summary}")
+
+
+def main(workdir: str | Path | None = None, cache: Any = None, top_k: int = 10) -> dict[str, Any]:
+    """Run the recipe; returns what it built (the tests look at it)."""
+    Settings.llm = MockLLM(max_tokens=16)  # never resolve the default OpenAI LLM offline
+    tmp = None
+    if workdir is None:
+        tmp = tempfile.TemporaryDirectory(prefix="gst-llama-")
+        workdir = tmp.name
+    workdir = Path(workdir)
+
+    corpus, _ = split_reviews()
+    embed = GSTEmbedding(cache=cache)  # base encoder: what the index stores
+    Settings.embed_model = embed
+    index = build_index(corpus, embed, workdir / "chroma")
+    heads = fit_views(corpus, embed, workdir / "heads")
+    print(f"indexed {len(corpus)} reviews once; views: {heads.names()}")
+
+    retriever = GSTRetriever.from_index(index, heads, similarity_top_k=top_k)
+
+    # 1. One query, two views: same index, same query, different neighbours.
+    query = QUERY
+    print(f"\nquery: {query}")
+    by_view = {view: retriever.retrieve(query, view=view) for view in VIEWS}
+    for view, nodes in by_view.items():
+        show(f"\n[view={view}] top {top_k}", nodes)
+
+    # 2. Filters work per call too (LlamaIndex MetadataFilters or a Chroma where dict).
+    negatives = retriever.retrieve(query, view="condition", filters={"rating": "negative"})
+    show("\n[view=condition, rating == negative]", negatives[:3])
+
+    # 3. Let a selector pick the view from the views' instructions.
+    router = view_router_retriever(retriever, similarity_top_k=3)
+    routed = {}
+    for question in (
+        "which condition is this patient treating: acne, depression or insomnia?",
+        "how satisfied was the patient with the drug, positive or negative?",
+    ):
+        nodes = router.retrieve(question)
+        routed[question] = nodes[0].node.metadata["gst_view"]
+        print(f"\nrouted {question!r} -> view={routed[question]}")
+
+    # 4. Answer with sources from the routed view (MockLLM here; plug in a real LLM).
+    engine = view_query_engine(retriever, route=True, similarity_top_k=3)
+    response = engine.query("Which condition is the patient treating? Reviews about insomnia.")
+    print(f"\nanswer (MockLLM): {str(response)[:40]!r}")
+    for n in response.source_nodes:
+        m = n.node.metadata
+        print(f"  source view={m['gst_view']} condition={m['condition']} rating={m['rating']}")
+
+    if tmp is not None:
+        retriever = None  # release Chroma before the temp dir goes
+        tmp.cleanup()
+    return {
+        "query": query,
+        "by_view": by_view,
+        "routed": routed,
+        "response": response,
+        "n_encoded": embed.n_encoded,
+    }
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,29 @@
+"""LangChain integration: view-aware ``Embeddings``, retrievers and agent tools.
+
+``GSTEmbeddings`` returns view (or base) vectors; ``GSTRetriever`` searches materialised views
+over base vectors stored once in Chroma; ``GSTVectorStoreRetriever`` reaches any LangChain
+``VectorStore`` with linear heads; ``view_tools`` / ``view_choice_tool`` make agent tools.
+"""
+
+from .embeddings import GSTEmbeddings
+from .retriever import (
+    SCORE_KEY,
+    VIEW_KEY,
+    BaseViewRetriever,
+    GSTRetriever,
+    GSTVectorStoreRetriever,
+)
+from .tools import describe_view, tool_name, view_choice_tool, view_tools
+
+__all__ = [
+    "SCORE_KEY",
+    "VIEW_KEY",
+    "BaseViewRetriever",
+    "GSTEmbeddings",
+    "GSTRetriever",
+    "GSTVectorStoreRetriever",
+    "describe_view",
+    "tool_name",
+    "view_choice_tool",
+    "view_tools",
+]

@@ -1,0 +1,413 @@
+"""Retrievers that pick an instruction view per call.
+
+``GSTRetriever`` searches materialised views through core's ``ViewEngine`` over base vectors
+already stored in Chroma (``from_chroma`` / ``from_collection``). ``GSTVectorStoreRetriever``
+reaches ANY LangChain ``VectorStore`` with linear heads through the query-side path: the
+query is rewritten, the store's own index is searched, and the over-fetched candidates are
+re-ranked exactly in the view.
+
+Both take ``view``, ``k`` and ``filter`` per call (``invoke(q, view=..., k=...)``) and, via
+``as_configurable()``, from ``config={"configurable": {"view": ...}}`` so one LCEL chain
+serves every view. Returned ``Document``s carry ``id``, the stored metadata, and
+``metadata["gst_score"]`` / ``metadata["gst_view"]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+from langchain_core.callbacks import (
+    AsyncCallbackManagerForRetrieverRun,
+    CallbackManagerForRetrieverRun,
+)
+from langchain_core.documents import Document
+from langchain_core.retrievers import BaseRetriever
+from langchain_core.runnables import ConfigurableField, RunnableSerializable
+from langchain_core.runnables.config import run_in_executor
+from langchain_core.vectorstores import VectorStore
+from pydantic import ConfigDict, PrivateAttr
+
+from ..core.encoder import as_encoder
+from ..core.errors import GSTError, StoreError
+from ..core.head import Head
+from ..core.resolve import resolve_head, unknown_view, view_names
+from ..core.vector_cache import CachedEncoder
+from .embeddings import GSTEmbeddings
+
+#: Metadata keys added to every returned Document.
+SCORE_KEY = "gst_score"
+VIEW_KEY = "gst_view"
+
+#: Per-call keyword arguments the retrievers accept (besides LangChain's own).
+CALL_KWARGS = ("view", "k", "filter", "where_document")
+_IGNORED_KWARGS = ("verbose",)  # BaseRetriever.invoke reads it but still passes it on
+
+
+def check_k(k: Any) -> int:
+    """``k`` as a positive int, or a ValueError that says what was wrong."""
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k <= 0:
+        raise ValueError(f"k must be a positive integer (the number of documents), got {k!r}")
+    return int(k)
+
+
+def hit_to_document(hit: Any) -> Document:
+    """A core SearchHit as a LangChain Document (id, metadata, score and view)."""
+    metadata = dict(hit.metadata or {})
+    metadata[SCORE_KEY] = float(hit.score)
+    metadata[VIEW_KEY] = hit.view
+    return Document(id=str(hit.id), page_content=hit.document or "", metadata=metadata)
+
+
+class BaseViewRetriever(BaseRetriever):
+    """Shared per-call handling of ``view`` / ``k`` / ``filter`` and configurable fields."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    view: str | None = None
+    """Default view; None searches the base vectors."""
+    k: int = 4
+    """Default number of documents."""
+    filter: Any = None
+    """Default metadata filter (Chroma ``where`` dict; for other stores, their filter)."""
+
+    # -- to implement --------------------------------------------------------------------
+    def views(self) -> list[str]:
+        """Registered view names."""
+        raise NotImplementedError
+
+    def head(self, view: str) -> Head:
+        """The head of a registered view (UnknownViewError otherwise)."""
+        raise NotImplementedError
+
+    def _search(
+        self, query: str, view: str | None, k: int, filter: Any, where_document: Any
+    ) -> list[Document]:
+        raise NotImplementedError
+
+    # -- LangChain -----------------------------------------------------------------------
+    def __init__(self, **data: Any) -> None:
+        """Validate fields, then check ``k`` and the view.
+
+        Checked after pydantic validation so errors keep their own type (ValueError,
+        UnknownViewError, EncoderMismatchError) rather than becoming a ValidationError.
+        """
+        super().__init__(**data)
+        check_k(self.k)
+        self._check_view(self.view)
+        self._setup()
+
+    def _setup(self) -> None:
+        """Subclass hook run once the fields are set."""
+
+    def _check_view(self, view: str | None) -> None:
+        if view is not None and view not in self.views():
+            raise unknown_view(view, self.views())
+
+    def _get_relevant_documents(
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun, **kwargs: Any
+    ) -> list[Document]:
+        unknown = sorted(set(kwargs) - set(CALL_KWARGS) - set(_IGNORED_KWARGS))
+        if unknown:
+            raise TypeError(
+                f"{type(self).__name__} got unexpected argument(s) {unknown}; "
+                f"per-call arguments are {list(CALL_KWARGS)}"
+            )
+        view = kwargs["view"] if "view" in kwargs else self.view
+        k = check_k(kwargs["k"]) if kwargs.get("k") is not None else self.k
+        flt = kwargs["filter"] if kwargs.get("filter") is not None else self.filter
+        self._check_view(view)
+        return self._search(str(query), view, k, flt, kwargs.get("where_document"))
+
+    async def _aget_relevant_documents(
+        self, query: str, *, run_manager: AsyncCallbackManagerForRetrieverRun, **kwargs: Any
+    ) -> list[Document]:
+        # Search is CPU/GPU bound: run it in an executor, with the same per-call arguments.
+        return await run_in_executor(
+            None,
+            self._get_relevant_documents,
+            query,
+            run_manager=run_manager.get_sync(),
+            **kwargs,
+        )
+
+    def with_view(self, view: str | None) -> BaseViewRetriever:
+        """A copy whose default view is ``view`` (shares the engine, heads and caches)."""
+        self._check_view(view)
+        return self.model_copy(update={"view": view})
+
+    def as_configurable(
+        self, *, view_id: str = "view", k_id: str = "k", filter_id: str = "filter"
+    ) -> RunnableSerializable:
+        """This retriever with ``view``, ``k`` and ``filter`` set from the run config.
+
+        ``chain.invoke(q, config={"configurable": {"view": "rating", "k": 3}})``.
+        """
+        return self.configurable_fields(
+            view=ConfigurableField(
+                id=view_id,
+                name="GST view",
+                description=f"Instruction view to search in; one of {self.views()}",
+            ),
+            k=ConfigurableField(id=k_id, name="k", description="Number of documents"),
+            filter=ConfigurableField(
+                id=filter_id, name="Metadata filter", description="Metadata filter"
+            ),
+        )
+
+
+class GSTRetriever(BaseViewRetriever):
+    """Top-k in an instruction view over base vectors stored once (core ``ViewEngine``).
+
+    Build it with ``from_chroma`` (a ``langchain_chroma.Chroma`` store) or
+    ``from_collection`` (a chromadb collection), or pass a ready ``engine``.
+    ``filter`` is a Chroma ``where`` dict; ``where_document`` filters on the text.
+    """
+
+    engine: Any
+    """A ``gst_integrations.core.view_engine.ViewEngine``."""
+
+    def _setup(self) -> None:
+        if self.view is not None:  # a head that cannot read this store fails now
+            self.engine.check_compatible(self.view)
+
+    def views(self) -> list[str]:
+        return list(self.engine.views())
+
+    def head(self, view: str) -> Head:
+        return self.engine.head(view)
+
+    def _search(
+        self, query: str, view: str | None, k: int, filter: Any, where_document: Any
+    ) -> list[Document]:
+        if self.engine.source.count() == 0:
+            raise StoreError(
+                "the vector store is empty: there are no base vectors to search; add documents "
+                "embedded with the base encoder first"
+            )
+        hits = self.engine.search(
+            query, view=view, k=k, where=filter or None, where_document=where_document or None
+        )
+        return [hit_to_document(h) for h in hits]
+
+    @classmethod
+    def from_collection(
+        cls,
+        collection: Any,
+        heads: Any,
+        *,
+        encoder: Any = None,
+        view: str | None = None,
+        k: int = 4,
+        filter: dict[str, Any] | None = None,
+        device: Any = "auto",
+        metric: str = "cosine",
+        cache: Any = None,
+        **engine_kwargs: Any,
+    ) -> GSTRetriever:
+        """Over a chromadb collection whose vectors come from the base ``encoder``.
+
+        ``heads`` is a ``HeadStore`` or a dict of name -> Head; ``encoder`` (default: the
+        offline MiniLM) encodes queries and must be the encoder that filled the collection.
+        """
+        from ..core.view_engine import ViewEngine
+        from ..stores.chroma import ChromaSource
+
+        if isinstance(encoder, GSTEmbeddings):
+            if encoder.view_head is not None:
+                raise GSTError(
+                    f"encoder is GSTEmbeddings with view {encoder.view_name!r}; the retriever "
+                    "needs the base encoder (GSTEmbeddings() without a head): views are "
+                    "chosen per call"
+                )
+            encoder = encoder.base_encoder  # share its vector cache
+        engine = ViewEngine(
+            ChromaSource(collection),
+            heads,
+            encoder=encoder,
+            device=device,
+            metric=metric,
+            cache=cache,
+            **engine_kwargs,
+        )
+        return cls(engine=engine, view=view, k=k, filter=filter)
+
+    @classmethod
+    def from_chroma(
+        cls,
+        store: Any,
+        heads: Any,
+        *,
+        encoder: Any = None,
+        **kwargs: Any,
+    ) -> GSTRetriever:
+        """Over a ``langchain_chroma.Chroma`` store filled with base vectors.
+
+        The store's ``embedding_function`` is the default query encoder. A store filled
+        through a ``GSTEmbeddings`` *with a head* holds view vectors, not base vectors, and
+        is refused.
+        """
+        emb = getattr(store, "embeddings", None)
+        if isinstance(emb, GSTEmbeddings) and emb.view_head is not None:
+            raise StoreError(
+                f"this Chroma store was filled through GSTEmbeddings with view "
+                f"{emb.view_name!r}, so it holds view vectors, not base vectors; fill it with "
+                "GSTEmbeddings() (no head) and pick views in the retriever"
+            )
+        if encoder is None and emb is not None:
+            encoder = emb
+        try:
+            collection = store._collection
+        except Exception as exc:  # langchain_chroma raises when the collection is gone
+            raise StoreError(f"the Chroma store has no collection: {exc}") from exc
+        return cls.from_collection(collection, heads, encoder=encoder, **kwargs)
+
+
+def _fetch_vectors(store: VectorStore, docs: Sequence[Document]) -> np.ndarray | None:
+    """Stored base vectors of ``docs`` where the store exposes them, else None."""
+    ids = [d.id for d in docs]
+    if not docs or any(i is None for i in ids):
+        return None
+    inner = getattr(store, "store", None)  # InMemoryVectorStore: {id: {"vector": ...}}
+    if isinstance(inner, dict):
+        try:
+            return np.asarray([inner[i]["vector"] for i in ids], dtype=np.float32)
+        except (KeyError, TypeError):
+            return None
+    collection = getattr(store, "_chroma_collection", None)  # langchain_chroma.Chroma
+    if collection is not None:
+        got = collection.get(ids=ids, include=["embeddings"])
+        by_id = dict(zip(got["ids"], got["embeddings"], strict=True))
+        if all(i in by_id for i in ids):
+            return np.asarray([by_id[i] for i in ids], dtype=np.float32)
+    return None
+
+
+class GSTVectorStoreRetriever(BaseViewRetriever):
+    """Views over ANY LangChain ``VectorStore`` of base vectors, for linear heads.
+
+    The store's own index is searched with the rewritten query (``similarity_search_by_vector``)
+    and the over-fetched candidates are re-ranked exactly in the view (core
+    ``QuerySideSearcher``). Candidate base vectors are read from the store where it exposes
+    them (``InMemoryVectorStore``, ``Chroma``), else re-derived from their text through the
+    cached base encoder. ``filter`` is passed to the store as its own filter argument.
+    """
+
+    vectorstore: VectorStore
+    heads: Any
+    """A ``HeadStore`` or a dict of name -> linear Head."""
+    encoder: Any = None
+    """Base encoder for queries; default: the store's ``embeddings``, else offline MiniLM."""
+    metric: str = "cosine"
+    overfetch: int = 4
+    """Candidates fetched per result before the exact re-rank."""
+    vector_lookup: Callable[[Sequence[Document]], np.ndarray | None] | None = None
+    """Optional ``docs -> (n, d) base vectors`` for stores this module cannot read."""
+
+    _encoder: CachedEncoder = PrivateAttr()
+
+    def _setup(self) -> None:
+        emb = self.vectorstore.embeddings
+        if isinstance(emb, GSTEmbeddings) and emb.view_head is not None:
+            raise StoreError(
+                f"the vector store embeds through GSTEmbeddings with view {emb.view_name!r}, "
+                "so it holds view vectors, not base vectors"
+            )
+        source = self.encoder if self.encoder is not None else emb
+        enc = as_encoder(source)
+        self._encoder = enc if isinstance(enc, CachedEncoder) else CachedEncoder(enc)
+        # Keep the cached encoder as the field, so copies made per call (configurable
+        # fields rebuild the retriever) share its query cache.
+        self.encoder = self._encoder
+        for name in self.views():
+            self._checked_head(name)
+
+    def views(self) -> list[str]:
+        return view_names(self.heads)
+
+    def head(self, view: str) -> Head:
+        head = resolve_head(view, self.heads)
+        assert head is not None
+        return head
+
+    def _checked_head(self, view: str) -> Head:
+        head = self.head(view)
+        if not head.is_linear:
+            raise GSTError(
+                f"view {view!r} has a {head.family} head; the query-side path over an "
+                "arbitrary vector store needs a linear head (use GSTRetriever.from_chroma to "
+                "materialise non-linear views)"
+            )
+        head.check_encoder(self._encoder.base_encoder)
+        if not np.isfinite(head.query_matrix()).all():
+            raise GSTError(
+                f"view {view!r}: the head's WᵀW overflows float32, so its query cannot be "
+                "rewritten for the base index; refit it (or use GSTRetriever.from_chroma, "
+                "which materialises the view)"
+            )
+        return head
+
+    def _candidates(self, vector: np.ndarray, n: int, filter: Any) -> list[Any]:
+        """The store's n nearest documents to a base-space vector, with their base vectors."""
+        from ..core.query_side import Candidate
+
+        extra = {"filter": filter} if filter is not None else {}
+        docs = self.vectorstore.similarity_search_by_vector(vector.tolist(), k=n, **extra)
+        vecs = self.vector_lookup(docs) if self.vector_lookup else None
+        if vecs is None:
+            vecs = _fetch_vectors(self.vectorstore, docs)
+        if vecs is None and docs:
+            vecs = self._encoder.encode([d.page_content for d in docs])  # cached, once per text
+        return [
+            Candidate(
+                id=str(d.id) if d.id is not None else "",
+                document=d.page_content,
+                metadata=dict(d.metadata),
+                vector=None if vecs is None else vecs[i],
+            )
+            for i, d in enumerate(docs)
+        ]
+
+    def _search(
+        self, query: str, view: str | None, k: int, filter: Any, where_document: Any
+    ) -> list[Document]:
+        from ..core.query_side import QuerySideSearcher
+
+        if where_document:
+            raise ValueError(
+                "where_document is only supported by GSTRetriever (Chroma); pass the store's "
+                "own filter as filter=..."
+            )
+        q = self._encoder.encode([query])[0]
+        if view is None:  # base vectors: the store's own ranking
+            extra = {"filter": filter} if filter is not None else {}
+            docs = self.vectorstore.similarity_search_by_vector(q.tolist(), k=k, **extra)
+            return [
+                Document(
+                    id=d.id,
+                    page_content=d.page_content,
+                    metadata={**d.metadata, SCORE_KEY: None, VIEW_KEY: None},
+                )
+                for d in docs
+            ]
+        # Built per call (cheap: it keeps W only) so the per-call filter is bound safely.
+        searcher = QuerySideSearcher(
+            self._checked_head(view),
+            lambda vec, n: self._candidates(vec, n, filter),
+            metric=self.metric,
+            overfetch=self.overfetch,
+            view=view,
+        )
+        return [hit_to_document(h) for h in searcher.search(q, k)]
+
+
+__all__ = [
+    "SCORE_KEY",
+    "VIEW_KEY",
+    "BaseViewRetriever",
+    "GSTRetriever",
+    "GSTVectorStoreRetriever",
+    "check_k",
+    "hit_to_document",
+]

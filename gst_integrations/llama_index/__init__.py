@@ -1,0 +1,29 @@
+"""LlamaIndex adapters: view-aware embedding, retriever, tools and routing.
+
+``GSTEmbedding`` (base vectors to build an index with, or one view's vectors),
+``GSTRetriever`` (search an existing index in any view, chosen per call), and helpers that
+turn views into ``RetrieverTool``s, a ``RouterRetriever`` and a query engine.
+"""
+
+from .embedding import GSTEmbedding
+from .filters import to_chroma_where
+from .retriever import VIEW_KEY, GSTRetriever
+from .tools import (
+    view_description,
+    view_query_engine,
+    view_router_retriever,
+    view_selector,
+    view_tools,
+)
+
+__all__ = [
+    "VIEW_KEY",
+    "GSTEmbedding",
+    "GSTRetriever",
+    "to_chroma_where",
+    "view_description",
+    "view_query_engine",
+    "view_router_retriever",
+    "view_selector",
+    "view_tools",
+]

@@ -1,0 +1,526 @@
+"""``GSTRetriever``: a LlamaIndex retriever that searches stored vectors in a chosen view.
+
+Two ways to reach the vectors a ``VectorStoreIndex`` already wrote with the base encoder:
+
+* **Materialised view** (``from_index`` / ``from_chroma`` on a ``ChromaVectorStore``): core's
+  ``ViewEngine`` reads ids, text, metadata and base vectors from the Chroma collection in
+  pages, applies the view's head once (refreshed incrementally) and searches exactly. Any
+  head works.
+* **Query-side** (``from_vector_store`` / ``from_index`` on any other vector store): for a
+  linear head the query is rewritten (WᵀWq) and sent to the store as an ordinary
+  ``VectorStoreQuery``; the over-fetched candidates are re-ranked exactly in the view.
+  Nothing is materialised, so this reaches stores of any size.
+
+``BaseRetriever.retrieve`` takes only the query, so per-call options are keyword
+arguments of ``retrieve``/``aretrieve`` here (``view=``, ``similarity_top_k=``,
+``filters=``), or a derived retriever from ``with_view``/``with_options`` (what you hand to
+a query engine or a tool). Every returned node carries its view name in
+``node.metadata["gst_view"]`` (hidden from the LLM and embedding text).
+
+Note: LlamaIndex embeds a node's metadata together with its text unless the keys are in
+``excluded_embed_metadata_keys``. Views work either way, but fit heads on the same vectors
+the index stored (text only is simplest: exclude metadata keys from embedding, as the
+cookbook does), and query with the same kind of text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from llama_index.core.base.base_retriever import BaseRetriever
+from llama_index.core.callbacks import CallbackManager
+from llama_index.core.schema import BaseNode, MetadataMode, NodeWithScore, QueryBundle, TextNode
+from llama_index.core.vector_stores.types import (
+    MetadataFilters,
+    VectorStoreQuery,
+)
+from llama_index.core.vector_stores.utils import metadata_dict_to_node
+
+from ..core.errors import GSTError, StoreError, UnknownViewError
+from ..core.head import Head
+from ..core.resolve import unknown_view, view_names
+from ..core.vector_cache import CachedEncoder
+from .embedding import cached_encoder
+from .filters import to_chroma_where
+
+if TYPE_CHECKING:
+    from ..core.view_engine import ViewEngine
+
+VIEW_KEY = "gst_view"
+_UNSET: Any = object()
+
+Filters = MetadataFilters | dict[str, Any] | None
+
+
+def hit_to_node(
+    node_id: str, text: str | None, metadata: dict[str, Any] | None, view: str | None
+) -> BaseNode:
+    """Rebuild the node LlamaIndex wrote (``_node_content``), tagged with the view name.
+
+    Rows written by other tools (no ``_node_content``) become plain ``TextNode``s.
+    """
+    metadata = dict(metadata or {})
+    try:
+        node = metadata_dict_to_node(metadata, text=text)
+    except Exception:  # not written by LlamaIndex: keep what the row has
+        node = TextNode(id_=node_id, text=text or "", metadata=metadata)
+    return tag_node(node, view)
+
+
+def tag_node(node: BaseNode, view: str | None) -> BaseNode:
+    """Record the view in the node's metadata, excluded from LLM and embedding text."""
+    node.metadata[VIEW_KEY] = view
+    for keys in (node.excluded_llm_metadata_keys, node.excluded_embed_metadata_keys):
+        if VIEW_KEY not in keys:
+            keys.append(VIEW_KEY)
+    return node
+
+
+class _EngineBackend:
+    """Materialised views over a Chroma collection (core ``ViewEngine``)."""
+
+    def __init__(self, engine: ViewEngine) -> None:
+        self.engine = engine
+
+    @property
+    def encoder(self) -> CachedEncoder:
+        return self.engine.encoder
+
+    def views(self) -> list[str]:
+        return list(self.engine.views())
+
+    def head(self, view: str) -> Head:
+        return self.engine.head(view)
+
+    def check(self, view: str) -> None:
+        self.engine.check_compatible(view)
+
+    def register(self, name: str, head: Head) -> None:
+        self.engine.register(name, head)
+
+    def search(
+        self, query: str, view: str | None, k: int, filters: Filters, where_document: Any
+    ) -> list[tuple[BaseNode, float]]:
+        if self.engine.source.count() == 0:
+            raise StoreError(
+                "the Chroma collection is empty: build the VectorStoreIndex (with the base "
+                "encoder) on it before searching views"
+            )
+        hits = self.engine.search(
+            query, view=view, k=k, where=to_chroma_where(filters), where_document=where_document
+        )
+        return [(hit_to_node(h.id, h.document, h.metadata, view), float(h.score)) for h in hits]
+
+
+class _QuerySideBackend:
+    """Linear views over any LlamaIndex vector store, by rewriting the query vector."""
+
+    def __init__(
+        self,
+        vector_store: Any,
+        heads: Any,
+        encoder: CachedEncoder,
+        docstore: Any = None,
+        overfetch: int = 4,
+        metric: str = "cosine",
+    ) -> None:
+        self.vector_store = vector_store
+        self.heads = heads if heads is not None else {}
+        self.encoder = encoder
+        self.docstore = docstore
+        self.overfetch = overfetch
+        self.metric = metric
+
+    def views(self) -> list[str]:
+        return view_names(self.heads)
+
+    def head(self, view: str) -> Head:
+        from ..core.resolve import resolve_head
+
+        if view not in self.views():
+            raise unknown_view(view, self.heads)
+        head = resolve_head(view, self.heads)
+        assert head is not None
+        return head
+
+    def check(self, view: str) -> None:
+        head = self.head(view)
+        if not head.is_linear:
+            raise GSTError(
+                f"view {view!r} has a {head.family} head; the query-side path over a "
+                f"{type(self.vector_store).__name__} needs a linear head. Fit the view with "
+                "family='linear', or keep the index on a ChromaVectorStore (materialised views)"
+            )
+        head.check_encoder(self.encoder.base_encoder)
+
+    def register(self, name: str, head: Head) -> None:
+        if hasattr(self.heads, "save"):
+            self.heads.save(name, head)
+        else:
+            self.heads[name] = head
+
+    def _query(
+        self, vector: np.ndarray, n: int, filters: Filters, where_document: Any
+    ) -> list[tuple[str, BaseNode, float | None]]:
+        """(id, node, similarity) of the store's top ``n`` for a raw query vector."""
+        if where_document is not None:
+            raise GSTError("where_document filters need a Chroma store (materialised views)")
+        query_kwargs: dict[str, Any] = {}
+        metadata_filters = filters
+        if isinstance(filters, dict):
+            if type(self.vector_store).__name__ != "ChromaVectorStore":
+                raise GSTError(
+                    "a Chroma where dict only works on a ChromaVectorStore; pass LlamaIndex "
+                    "MetadataFilters for other vector stores"
+                )
+            query_kwargs["where"], metadata_filters = filters, None
+        query = VectorStoreQuery(
+            query_embedding=np.asarray(vector, dtype=np.float32).ravel().tolist(),
+            similarity_top_k=int(n),
+            filters=metadata_filters,
+        )
+        result = self.vector_store.query(query, **query_kwargs)
+        nodes = list(result.nodes or [])
+        ids = list(result.ids or [node.node_id for node in nodes])
+        if len(nodes) != len(ids):
+            nodes = self._nodes_from_docstore(ids)
+        sims = list(result.similarities or [None] * len(ids))
+        return list(zip(ids, nodes, sims, strict=True))
+
+    def _nodes_from_docstore(self, ids: Sequence[str]) -> list[BaseNode]:
+        if self.docstore is None:
+            raise StoreError(
+                f"{type(self.vector_store).__name__} keeps no text; pass docstore= "
+                "(index.docstore), or build the retriever with GSTRetriever.from_index(index)"
+            )
+        return [self.docstore.get_node(i) for i in ids]
+
+    def _vectors(self, ids: list[str], nodes: list[BaseNode]) -> list[np.ndarray | None]:
+        """Base vectors of the candidates, for the exact re-rank (None where unavailable)."""
+        out: list[np.ndarray | None] = [
+            None if n.embedding is None else np.asarray(n.embedding, np.float32) for n in nodes
+        ]
+        todo = [i for i, v in enumerate(out) if v is None]
+        if not todo:
+            return out
+        collection = getattr(self.vector_store, "_collection", None)
+        if collection is not None and hasattr(collection, "get"):  # Chroma: one batched read
+            got = collection.get(ids=[ids[i] for i in todo], include=["embeddings"])
+            by_id = dict(zip(got["ids"], got["embeddings"], strict=True))
+            for i in todo:
+                vec = by_id.get(ids[i])
+                out[i] = None if vec is None else np.asarray(vec, np.float32)
+            return out
+        getter = getattr(self.vector_store, "get", None)  # SimpleVectorStore.get(id)
+        for i in todo if getter is not None else []:
+            try:
+                vec = getter(ids[i])
+            except Exception:  # stores whose get() means something else, or a missing id
+                vec = None
+            out[i] = None if vec is None else np.asarray(vec, np.float32)
+        return out
+
+    def search(
+        self, query: str, view: str | None, k: int, filters: Filters, where_document: Any
+    ) -> list[tuple[BaseNode, float]]:
+        if view is not None:
+            self.check(view)
+        q = self.encoder.encode([query])[0]
+        if view is None:
+            found = self._query(q, k, filters, where_document)
+            out = [(tag_node(node, None), float(s or 0.0)) for _, node, s in found]
+        else:
+            out = self._view_search(q, view, k, filters, where_document)
+        if not out and not filters:  # nothing at all without a filter: no vectors there
+            raise StoreError(
+                f"the {type(self.vector_store).__name__} is empty: build the index (with the "
+                "base encoder) before searching views"
+            )
+        return out
+
+    def _view_search(
+        self, q: np.ndarray, view: str, k: int, filters: Filters, where_document: Any
+    ) -> list[tuple[BaseNode, float]]:
+        from ..core.query_side import Candidate, QuerySideSearcher
+
+        nodes: dict[str, BaseNode] = {}
+
+        def search_base(vector: np.ndarray, n: int) -> list[Candidate]:
+            found = self._query(vector, n, filters, where_document)
+            vectors = self._vectors([f[0] for f in found], [f[1] for f in found])
+            out = []
+            for (node_id, node, sim), vec in zip(found, vectors, strict=True):
+                nodes[node_id] = node
+                out.append(
+                    Candidate(
+                        id=node_id,
+                        document=node.get_content(metadata_mode=MetadataMode.NONE),
+                        metadata=dict(node.metadata),
+                        vector=vec,
+                        score=sim,
+                    )
+                )
+            return out
+
+        searcher = QuerySideSearcher(
+            self.head(view), search_base, metric=self.metric, overfetch=self.overfetch, view=view
+        )
+        return [(tag_node(nodes[h.id], view), float(h.score)) for h in searcher.search(q, k)]
+
+
+class GSTRetriever(BaseRetriever):
+    """Retrieve nodes of an existing index in an instruction view (or the base space).
+
+    Build it with ``from_index`` (a ``VectorStoreIndex`` built with the base encoder),
+    ``from_chroma`` (a ``ChromaVectorStore`` or Chroma collection), ``from_vector_store``
+    (query-side path, linear heads) or directly from a core ``ViewEngine``.
+
+    Args:
+        engine: a core ``ViewEngine`` over the stored base vectors.
+        view: default view name (None: base vectors).
+        similarity_top_k: default number of nodes.
+        filters: default filters: LlamaIndex ``MetadataFilters`` or a Chroma where dict.
+        where_document: default Chroma ``where_document`` filter.
+    """
+
+    def __init__(
+        self,
+        engine: ViewEngine | None = None,
+        *,
+        view: str | None = None,
+        similarity_top_k: int = 4,
+        filters: Filters = None,
+        where_document: dict[str, Any] | None = None,
+        callback_manager: CallbackManager | None = None,
+        verbose: bool = False,
+        _backend: Any = None,
+    ) -> None:
+        if _backend is None:
+            if engine is None:
+                raise TypeError("GSTRetriever needs a ViewEngine; or use GSTRetriever.from_index")
+            _backend = _EngineBackend(engine)
+        self._backend = _backend
+        self._similarity_top_k = _check_k(similarity_top_k)
+        self._filters = filters
+        self._where_document = where_document
+        self._view = self._checked_view(view)
+        super().__init__(callback_manager=callback_manager, verbose=verbose)
+
+    # -- construction ---------------------------------------------------------------------
+    @classmethod
+    def from_chroma(
+        cls,
+        vector_store: Any,
+        heads: Any,
+        encoder: Any = None,
+        *,
+        cache: Any = None,
+        device: str = "auto",
+        **kwargs: Any,
+    ) -> GSTRetriever:
+        """Views over a ``ChromaVectorStore`` (or a chromadb ``Collection``).
+
+        ``heads`` is a ``HeadStore`` or a dict of name -> Head; ``encoder`` is the base
+        encoder the index was built with (a ``GSTEmbedding`` shares its vector cache).
+        """
+        from ..core.view_engine import ViewEngine
+        from ..stores.chroma import ChromaSource
+
+        collection = getattr(vector_store, "_collection", vector_store)
+        if not hasattr(collection, "get") or not hasattr(collection, "count"):
+            raise TypeError(
+                f"expected a ChromaVectorStore or a chromadb Collection, "
+                f"got {type(vector_store).__name__}"
+            )
+        engine = ViewEngine(
+            ChromaSource(collection),
+            heads if heads is not None else {},
+            encoder=cached_encoder(encoder, cache),
+            device=device,
+        )
+        return cls(engine, **kwargs)
+
+    @classmethod
+    def from_vector_store(
+        cls,
+        vector_store: Any,
+        heads: Any,
+        encoder: Any = None,
+        *,
+        docstore: Any = None,
+        cache: Any = None,
+        overfetch: int = 4,
+        **kwargs: Any,
+    ) -> GSTRetriever:
+        """Query-side views (linear heads) over any LlamaIndex vector store.
+
+        Stores that keep no text (``SimpleVectorStore``) need the index's ``docstore``.
+        """
+        backend = _QuerySideBackend(
+            vector_store, heads, cached_encoder(encoder, cache), docstore, overfetch
+        )
+        return cls(_backend=backend, **kwargs)
+
+    @classmethod
+    def from_index(
+        cls, index: Any, heads: Any, *, query_side: bool | None = None, **kwargs: Any
+    ) -> GSTRetriever:
+        """Views over a ``VectorStoreIndex`` built with the base encoder.
+
+        A ``ChromaVectorStore`` gets materialised views unless ``query_side=True``; any
+        other vector store gets the query-side path. The index's embed model is taken as
+        the base encoder unless ``encoder=`` is given.
+        """
+        vector_store = index.vector_store
+        encoder = kwargs.pop("encoder", None) or getattr(index, "_embed_model", None)
+        is_chroma = type(vector_store).__name__ == "ChromaVectorStore"
+        if query_side is None:
+            query_side = not is_chroma
+        if not query_side:
+            return cls.from_chroma(vector_store, heads, encoder, **kwargs)
+        kwargs.setdefault("docstore", index.docstore)
+        return cls.from_vector_store(vector_store, heads, encoder, **kwargs)
+
+    # -- views ----------------------------------------------------------------------------
+    @property
+    def view(self) -> str | None:
+        """The default view of this retriever (None: base vectors)."""
+        return self._view
+
+    @property
+    def similarity_top_k(self) -> int:
+        return self._similarity_top_k
+
+    @property
+    def base_encoder(self) -> CachedEncoder:
+        """The cached base encoder queries go through (shared with the index's embedding)."""
+        return self._backend.encoder
+
+    @property
+    def engine(self) -> ViewEngine | None:
+        """The core ``ViewEngine`` (None on the query-side path)."""
+        return getattr(self._backend, "engine", None)
+
+    def views(self) -> list[str]:
+        """Names of the registered views."""
+        return self._backend.views()
+
+    def head(self, view: str) -> Head:
+        """The head of a registered view (UnknownViewError otherwise)."""
+        return self._backend.head(self._checked_view(view) or "")
+
+    def register(self, name: str, head: Head) -> None:
+        """Register a head as a new view (checked against the base encoder on use)."""
+        self._backend.register(name, head)
+
+    def _checked_view(self, view: str | None) -> str | None:
+        if view is None:
+            return None
+        if not isinstance(view, str):
+            raise TypeError(f"view must be a view name or None, got {type(view).__name__}")
+        if view not in self._backend.views():
+            raise UnknownViewError(
+                f"unknown view {view!r}; registered views: {sorted(self._backend.views())}"
+            )
+        self._backend.check(view)  # a head from another base encoder fails here
+        return view
+
+    def with_options(
+        self,
+        *,
+        view: str | None = _UNSET,
+        similarity_top_k: int | None = None,
+        filters: Filters = _UNSET,
+        where_document: dict[str, Any] | None = _UNSET,
+    ) -> GSTRetriever:
+        """A retriever sharing this one's store and views, with other defaults."""
+        return GSTRetriever(
+            view=self._view if view is _UNSET else view,
+            similarity_top_k=(
+                self._similarity_top_k if similarity_top_k is None else similarity_top_k
+            ),
+            filters=self._filters if filters is _UNSET else filters,
+            where_document=self._where_document if where_document is _UNSET else where_document,
+            callback_manager=self.callback_manager,
+            verbose=self._verbose,
+            _backend=self._backend,
+        )
+
+    def with_view(self, view: str | None) -> GSTRetriever:
+        """The same retriever in another view (None: base vectors)."""
+        return self.with_options(view=view)
+
+    # -- retrieval ------------------------------------------------------------------------
+    def retrieve(
+        self,
+        str_or_query_bundle: str | QueryBundle,
+        *,
+        view: str | None = _UNSET,
+        similarity_top_k: int | None = None,
+        filters: Filters = _UNSET,
+        where_document: dict[str, Any] | None = _UNSET,
+    ) -> list[NodeWithScore]:
+        """Nodes for a query; keyword arguments override this retriever's defaults."""
+        overrides = _overrides(view, similarity_top_k, filters, where_document)
+        if overrides:
+            return self.with_options(**overrides).retrieve(str_or_query_bundle)
+        return super().retrieve(str_or_query_bundle)
+
+    async def aretrieve(
+        self,
+        str_or_query_bundle: str | QueryBundle,
+        *,
+        view: str | None = _UNSET,
+        similarity_top_k: int | None = None,
+        filters: Filters = _UNSET,
+        where_document: dict[str, Any] | None = _UNSET,
+    ) -> list[NodeWithScore]:
+        """Async ``retrieve`` (the search runs in a worker thread)."""
+        overrides = _overrides(view, similarity_top_k, filters, where_document)
+        if overrides:
+            return await self.with_options(**overrides).aretrieve(str_or_query_bundle)
+        return await super().aretrieve(str_or_query_bundle)
+
+    def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+        query = query_bundle.query_str
+        if not query or not query.strip():
+            raise ValueError("the query is empty")
+        found = self._backend.search(
+            query, self._view, self._similarity_top_k, self._filters, self._where_document
+        )
+        return [NodeWithScore(node=node, score=score) for node, score in found]
+
+    async def _aretrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+        import asyncio
+
+        return await asyncio.to_thread(self._retrieve, query_bundle)
+
+    def __repr__(self) -> str:
+        return (
+            f"GSTRetriever(view={self._view!r}, similarity_top_k={self._similarity_top_k}, "
+            f"views={self.views()})"
+        )
+
+
+def _check_k(k: int) -> int:
+    if not isinstance(k, int) or isinstance(k, bool) or k <= 0:
+        raise ValueError(f"similarity_top_k must be a positive integer, got {k!r}")
+    return k
+
+
+def _overrides(view: Any, k: int | None, filters: Any, where_document: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if view is not _UNSET:
+        out["view"] = view
+    if k is not None:
+        out["similarity_top_k"] = k
+    if filters is not _UNSET:
+        out["filters"] = filters
+    if where_document is not _UNSET:
+        out["where_document"] = where_document
+    return out
+
+
+__all__ = ["VIEW_KEY", "GSTRetriever", "hit_to_node", "tag_node"]

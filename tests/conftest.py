@@ -1,0 +1,26 @@
+"""Shared session fixtures: the offline base encoder and the drug-reviews corpus."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+@pytest.fixture(scope="session")
+def encoder():
+    """The default all-MiniLM-L6-v2 encoder (384-d), loaded once per session."""
+    from gst_integrations.core.encoder import default_encoder
+
+    return default_encoder()
+
+
+@pytest.fixture(scope="session")
+def drug_reviews():
+    """The 495 drug reviews of the EVAL.md setup (facets condition, rating, drugName)."""
+    from gst_integrations.data import load_drug_reviews
+
+    return load_drug_reviews()

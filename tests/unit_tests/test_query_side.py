@@ -1,0 +1,77 @@
+"""Query-side path: exact for inner-product views, re-ranked for cosine views."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from _views_helpers import make_head, unit_rows
+
+from gst_integrations.core.query_side import (
+    Candidate,
+    QuerySideSearcher,
+    array_search_base,
+    rewrite_query,
+)
+from gst_integrations.core.source import ArraySource
+from gst_integrations.core.view_engine import ViewEngine
+
+
+def test_rewrite_is_wtw_q():
+    head = make_head(d=16, z=8)
+    q = unit_rows(1, 16)[0]
+    x = unit_rows(1, 16, seed=3)[0]
+    r = rewrite_query(head, q)
+    W = head.weight
+    assert np.isclose(r @ x, (W @ q) @ (W @ x), rtol=1e-4)
+
+
+def test_ip_path_is_exact_against_materialised_view():
+    n, d = 400, 16
+    X = unit_rows(n, d)
+    ids = [f"d{i}" for i in range(n)]
+    head = make_head(d=d, z=8, name="v")
+    eng = ViewEngine(ArraySource(ids, X), {"v": head}, device="cpu", metric="ip")
+    qs = QuerySideSearcher(head, array_search_base(ids, X), metric="ip")
+    for s in range(5):
+        q = unit_rows(1, d, seed=100 + s)[0]
+        exact = eng.search(q, "v", k=10)
+        side = qs.search(q, k=10)
+        assert [h.id for h in side] == [h.id for h in exact]
+        np.testing.assert_allclose([h.score for h in side], [h.score for h in exact], rtol=1e-4)
+
+
+def test_cosine_path_reranks_and_recall_grows_with_overfetch():
+    n, d = 400, 16
+    X = unit_rows(n, d)
+    ids = [f"d{i}" for i in range(n)]
+    head = make_head(d=d, z=4, name="v")
+    eng = ViewEngine(ArraySource(ids, X), {"v": head}, device="cpu", metric="cosine")
+    recalls = {}
+    for over in (1, 4, 100):
+        qs = QuerySideSearcher(head, array_search_base(ids, X), metric="cosine", overfetch=over)
+        hit = 0
+        for s in range(10):
+            q = unit_rows(1, d, seed=200 + s)[0]
+            exact = {h.id for h in eng.search(q, "v", k=10)}
+            got = qs.search(q, k=10)
+            assert all(a.score >= b.score for a, b in zip(got, got[1:], strict=False))
+            hit += len(exact & {h.id for h in got})
+        recalls[over] = hit / 100
+    assert recalls[100] == 1.0  # fetching everything re-ranks exactly
+    assert recalls[1] <= recalls[4] <= recalls[100]
+
+
+def test_cosine_without_vectors_warns_and_keeps_ip_order():
+    head = make_head(d=16, z=8)
+    cands = [Candidate(id=f"c{i}", score=1.0 - i / 10) for i in range(8)]
+    qs = QuerySideSearcher(head, lambda v, n: cands[:n], metric="cosine", overfetch=2)
+    with pytest.warns(UserWarning, match="cannot re-rank"):
+        hits = qs.search(unit_rows(1, 16)[0], k=3)
+    assert [h.id for h in hits] == ["c0", "c1", "c2"]
+
+
+def test_non_linear_head_is_refused():
+    with pytest.raises(TypeError, match="linear head"):
+        QuerySideSearcher(make_head(family="mlp"), lambda v, n: [])
+    with pytest.raises(ValueError):
+        QuerySideSearcher(make_head(), lambda v, n: [], metric="l2")
