@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import os
+import tempfile
 
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# One vector cache per test session, shared by every test: the reviews are encoded once,
+# and nothing is written to the user's own cache.
+os.environ.setdefault("GST_CACHE_DIR", tempfile.mkdtemp(prefix="gst-test-cache-"))
 
 
 @pytest.fixture(scope="session")

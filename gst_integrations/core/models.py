@@ -45,7 +45,7 @@ class HeadModule(nn.Module):
 
 
 def fit_lda_weight(
-    X: np.ndarray, y: np.ndarray, residual_weight: float = 0.1, residual_dim: int = 64
+    X: np.ndarray, y: np.ndarray, residual_weight: float = 0.1, residual_dim: int = 16
 ) -> np.ndarray:
     """W (z, d) of an ``lda`` head: C−1 shrinkage-LDA directions, scaled to unit median norm,
     stacked over ``residual_weight`` × the top ``residual_dim`` principal directions.

@@ -34,7 +34,7 @@ class HeadOptions:
     val_fraction: float = 0.2
     seed: int = 0
     residual_weight: float = 0.1
-    residual_dim: int = 64
+    residual_dim: int = 16
 
     def __post_init__(self) -> None:
         if self.family not in HEAD_FAMILIES:

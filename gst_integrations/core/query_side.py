@@ -30,6 +30,10 @@ from .head import Head
 from .validation import as_float32_matrix
 from .view_engine import SearchHit
 
+#: Cosine views over-fetch this many times k, then re-rank exactly: recall@10 against the
+#: materialised view measured 0.93-0.99 at 4x and 0.99-1.00 at 10x (``gst bench``).
+DEFAULT_OVERFETCH = 10
+
 
 @dataclass
 class Candidate:
@@ -73,7 +77,7 @@ class QuerySideSearcher:
         head: Head,
         search_base: Callable[[np.ndarray, int], Sequence[Candidate]],
         metric: str = "cosine",
-        overfetch: int = 4,
+        overfetch: int = DEFAULT_OVERFETCH,
         view: str | None = None,
     ) -> None:
         if metric not in ("cosine", "ip"):

@@ -32,6 +32,7 @@ from pydantic import ConfigDict, PrivateAttr
 from ..core.encoder import as_encoder
 from ..core.errors import GSTError, StoreError
 from ..core.head import Head
+from ..core.query_side import DEFAULT_OVERFETCH
 from ..core.resolve import resolve_head, unknown_view, view_names
 from ..core.vector_cache import CachedEncoder
 from .embeddings import GSTEmbeddings
@@ -300,7 +301,7 @@ class GSTVectorStoreRetriever(BaseViewRetriever):
     encoder: Any = None
     """Base encoder for queries; default: the store's ``embeddings``, else offline MiniLM."""
     metric: str = "cosine"
-    overfetch: int = 4
+    overfetch: int = DEFAULT_OVERFETCH
     """Candidates fetched per result before the exact re-rank."""
     vector_lookup: Callable[[Sequence[Document]], np.ndarray | None] | None = None
     """Optional ``docs -> (n, d) base vectors`` for stores this module cannot read."""

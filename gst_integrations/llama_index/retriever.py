@@ -40,6 +40,7 @@ from llama_index.core.vector_stores.utils import metadata_dict_to_node
 
 from ..core.errors import GSTError, StoreError, UnknownViewError
 from ..core.head import Head
+from ..core.query_side import DEFAULT_OVERFETCH
 from ..core.resolve import unknown_view, view_names
 from ..core.vector_cache import CachedEncoder
 from .embedding import cached_encoder
@@ -123,7 +124,7 @@ class _QuerySideBackend:
         heads: Any,
         encoder: CachedEncoder,
         docstore: Any = None,
-        overfetch: int = 4,
+        overfetch: int = DEFAULT_OVERFETCH,
         metric: str = "cosine",
     ) -> None:
         self.vector_store = vector_store
@@ -351,7 +352,7 @@ class GSTRetriever(BaseRetriever):
         *,
         docstore: Any = None,
         cache: Any = None,
-        overfetch: int = 4,
+        overfetch: int = DEFAULT_OVERFETCH,
         **kwargs: Any,
     ) -> GSTRetriever:
         """Query-side views (linear heads) over any LlamaIndex vector store.

@@ -43,7 +43,7 @@ def test_default_family_is_lda_and_output_dim_follows_classes() -> None:
     X, y = blobs(classes=4)
     head = fit_head("which blob", X, y, encoder=None)
     assert head.family == "lda"
-    assert head.out_dim == 3 + min(64, D)  # C-1 discriminant + residual principal directions
+    assert head.out_dim == 3 + 16  # C-1 discriminant + 16 residual principal directions
 
 
 @pytest.mark.parametrize("family", ["lda", "linear"])

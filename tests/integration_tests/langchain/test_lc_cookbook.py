@@ -42,7 +42,8 @@ def test_rag_recipe_retrieves_different_context_per_view(
     # The question is about acne and about being unhappy: each view retrieves by its aspect.
     assert Counter(c for c, _ in cond)["Acne"] >= 4, cond
     assert Counter(r for _, r in rating)["negative"] >= 4, rating
-    assert len({c for c, _ in rating}) >= 2  # the rating view mixes conditions
+    # The rating view ranks by satisfaction, not by condition: acne no longer dominates.
+    assert Counter(c for c, _ in rating)["Acne"] < 4, rating
     assert "(echo) 5 reviews retrieved" in cond_block
     assert out["answers"]["condition"] != out["answers"]["rating"]
     assert {d.metadata["rating"] for d in out["negatives"]} == {"negative"}
