@@ -452,6 +452,11 @@ class ViewEngine:
         q = self._as_query_row(base_vector)[None, :]
         with self._lock:
             index = self._maybe_refresh(view)
+            if len(index.ids) == 0:
+                raise StoreError(
+                    "the store is empty: there are no base vectors to search"
+                    + (f" in view {view!r}" if view else "")
+                )
             q_t = torch.from_numpy(q).to(self.device)
             qz = self._transform(view, q_t)
             mask = None

@@ -132,6 +132,10 @@ def test_engine_bad_input():
         ViewEngine(ArraySource([], np.zeros((0, 4))), {}, device="cpu").search(
             np.ones(4, np.float32), None
         )
+    # A named view over an empty store says so too, instead of returning nothing.
+    empty = ViewEngine(ArraySource([], np.zeros((0, 16))), {"v": make_head()}, device="cpu")
+    with pytest.raises(StoreError, match="empty.*view 'v'"):
+        empty.search(np.ones(16, np.float32), "v")
 
 
 def test_engine_fingerprint_mismatch():
