@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install test quickstart lint eval bench
+.PHONY: install test quickstart lint eval bench bench-gpu maps
 
 install:
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +22,20 @@ lint:
 	$(BIN)/ruff check gst_integrations tests cookbook benchmarks
 
 eval:
-	HF_HUB_OFFLINE=1 $(BIN)/gst eval --dataset drug-reviews
+	HF_HUB_OFFLINE=1 $(BIN)/gst eval --dataset drug-reviews --seeds 0,1,2 --out docs/eval
 
 bench:
-	HF_HUB_OFFLINE=1 $(BIN)/gst bench
+	HF_HUB_OFFLINE=1 $(BIN)/gst bench --out docs/bench
+
+# The same figures on CUDA against the CPU in one run (needs a GPU machine).
+bench-gpu:
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/gpu_check.py
+
+# The README picture: the quickstart's two views next to the generic map.
+maps: quickstart
+	HF_HUB_OFFLINE=1 $(BIN)/gst map --chroma-path gst-quickstart/chroma --collection drug_reviews \
+		--heads gst-quickstart/heads --view condition --color-by condition --method pca \
+		--out docs/quickstart-condition-view.png
+	HF_HUB_OFFLINE=1 $(BIN)/gst map --chroma-path gst-quickstart/chroma --collection drug_reviews \
+		--heads gst-quickstart/heads --view satisfaction --color-by rating --method pca \
+		--out docs/quickstart-satisfaction-view.png

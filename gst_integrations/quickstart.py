@@ -25,7 +25,7 @@ from sklearn.model_selection import train_test_split
 from .core.encoder import default_encoder
 from .core.head_store import HeadStore
 from .core.train import fit_head
-from .core.vector_cache import CachedEncoder, VectorCache
+from .core.vector_cache import CachedEncoder, VectorCache, default_cache_dir
 from .core.view_engine import SearchHit, ViewEngine
 from .data.drug_reviews import load_drug_reviews
 from .eval.metrics import sample_triplets, triplet_accuracy
@@ -69,7 +69,7 @@ def run(workdir: Path, query: str, k: int, guide_fraction: float, seed: int) -> 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     corpus = load_drug_reviews()
     base = default_encoder()
-    encoder = CachedEncoder(base, VectorCache(workdir / "vector_cache.sqlite"))
+    encoder = CachedEncoder(base, VectorCache(default_cache_dir() / "vectors.sqlite"))
     fp = encoder.fingerprint()
 
     # 1. Embed once into an embedded, persistent Chroma collection.

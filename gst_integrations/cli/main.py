@@ -337,6 +337,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         facets,
         guide_fraction=args.guide_fraction,
         seed=args.seed,
+        seeds=[int(x) for x in args.seeds.split(",")] if args.seeds else None,
         instructions=instructions,
         head_variants=variants,
         prefixed_baseline=not args.fast,
@@ -555,6 +556,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="skip the prefixed re-encoding baseline and the paper head",
     )
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--seeds", help="comma-separated split seeds: mean scores over several splits (0,1,2)"
+    )
     p.add_argument("--out", help="directory for eval-<dataset>.md and .json")
     p.set_defaults(func=cmd_eval)
 

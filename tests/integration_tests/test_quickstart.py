@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -27,5 +30,19 @@ def test_quickstart_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert max(figures["switch_seconds"].values()) < figures["reencode_seconds"]
     assert "faster" in out and "generic" in out and "satisfaction" in out
 
-    run(tmp_path, query="It cleared my skin in two weeks.", k=3, guide_fraction=0.3, seed=0)
-    assert "0 embedded now, 495 already there" in capsys.readouterr().out
+
+def test_quickstart_recipe_runs_as_a_script_and_reuses_the_store(tmp_path: Path) -> None:
+    """`python cookbook/quickstart.py` twice: the second run embeds nothing."""
+    script = Path(__file__).resolve().parents[2] / "cookbook" / "quickstart.py"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    outs = [
+        subprocess.run(
+            [sys.executable, str(script), "--workdir", str(tmp_path), "-k", "2"],
+            capture_output=True, text=True, env=env, timeout=300, check=True,
+        ).stdout
+        for _ in range(2)
+    ]  # fmt: skip
+    assert "495 embedded now" in outs[0]
+    assert "0 embedded now, 495 already there" in outs[1]
+    for out in outs:
+        assert "held-out triplet accuracy" in out and " 2. " in out and "faster" in out
