@@ -159,7 +159,9 @@ class SentenceTransformerEncoder(_EncoderBase):
     @property
     def dim(self) -> int:
         if self._dim is None:
-            get_dim = getattr(self.model, "get_sentence_embedding_dimension", None)
+            get_dim = getattr(self.model, "get_embedding_dimension", None) or getattr(
+                self.model, "get_sentence_embedding_dimension", None
+            )
             self._dim = int(get_dim()) if get_dim and get_dim() else super().dim
         return self._dim
 

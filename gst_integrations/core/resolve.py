@@ -1,4 +1,4 @@
-"""Small helpers the framework adapters share: resolving a view to a head, unit rows.
+"""What the framework adapters share: resolving a view to a head, embedding texts in a view.
 
 Both the LangChain and the LlamaIndex adapters accept a view as a ``Head``, a registered
 name (looked up in a ``HeadStore`` or a plain dict of heads) or a head file path; keeping
@@ -58,4 +58,18 @@ def unit_rows(X: np.ndarray) -> np.ndarray:
     return X / np.maximum(np.linalg.norm(X, axis=-1, keepdims=True), 1e-12)
 
 
-__all__ = ["resolve_head", "unit_rows", "unknown_view", "view_names"]
+def view_vectors(encoder: Any, head: Head | None, texts: Any, normalize: bool) -> np.ndarray:
+    """(n, d|z) float32 vectors of ``texts``: base vectors through ``encoder`` (a cached
+    encoder, so no text is encoded twice), then ``head`` when there is one."""
+    if isinstance(texts, str):
+        raise TypeError("expected a list of texts, not a single string")
+    texts = list(texts)
+    X = encoder.encode(texts)
+    if head is not None and texts:
+        X = head.transform(X)
+        if normalize:
+            X = unit_rows(X)
+    return X.astype(np.float32, copy=False)
+
+
+__all__ = ["resolve_head", "unit_rows", "unknown_view", "view_names", "view_vectors"]

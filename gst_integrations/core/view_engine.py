@@ -128,6 +128,11 @@ class _Catalog:
         return mask
 
 
+def _check_k(k: Any) -> None:
+    if not isinstance(k, (int, np.integer)) or k <= 0:
+        raise ValueError(f"k must be a positive integer, got {k!r}")
+
+
 class ViewEngine:
     """Search a vector store through instruction views, switching views without re-encoding.
 
@@ -431,8 +436,7 @@ class ViewEngine:
         where_document: dict[str, Any] | None = None,
     ) -> list[SearchHit]:
         """Exact top-k documents for a query text (or base vector) in ``view``."""
-        if not isinstance(k, (int, np.integer)) or k <= 0:
-            raise ValueError(f"k must be a positive integer, got {k!r}")
+        _check_k(k)
         base = self._base_query(query)  # loads the query encoder first, so it is checked too
         if view is not None:
             self.check_compatible(view)
@@ -447,8 +451,7 @@ class ViewEngine:
         where_document: dict[str, Any] | None = None,
     ) -> list[SearchHit]:
         """Exact top-k for a base-encoder query vector (d,) in ``view``."""
-        if not isinstance(k, (int, np.integer)) or k <= 0:
-            raise ValueError(f"k must be a positive integer, got {k!r}")
+        _check_k(k)
         q = self._as_query_row(base_vector)[None, :]
         with self._lock:
             index = self._maybe_refresh(view)

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, PrivateAttr
 
 from ..core.encoder import EncoderFingerprint
 from ..core.head import Head
-from ..core.resolve import resolve_head, unit_rows
+from ..core.resolve import resolve_head, view_vectors
 from ..core.vector_cache import CachedEncoder, VectorCache
 
 
@@ -101,14 +101,7 @@ class GSTEmbeddings(BaseModel, Embeddings):
 
     # -- embedding -----------------------------------------------------------------------
     def _vectors(self, texts: list[str]) -> np.ndarray:
-        if isinstance(texts, str):
-            raise TypeError("embed_documents() takes a list of texts, not a single string")
-        X = self._cached.encode(list(texts))
-        if self._head is not None and len(texts):
-            X = self._head.transform(X)
-            if self.normalize:
-                X = unit_rows(X)
-        return X.astype(np.float32, copy=False)
+        return view_vectors(self._cached, self._head, texts, self.normalize)
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         """View vectors (base vectors without a head) of ``texts``."""

@@ -19,7 +19,7 @@ from pydantic import Field, PrivateAttr
 
 from ..core.encoder import EncoderFingerprint
 from ..core.head import Head
-from ..core.resolve import resolve_head, unit_rows
+from ..core.resolve import resolve_head, view_vectors
 from ..core.vector_cache import CachedEncoder, VectorCache
 
 
@@ -135,14 +135,7 @@ class GSTEmbedding(BaseEmbedding):
     # -- embedding -----------------------------------------------------------------------
     def embed_array(self, texts: list[str]) -> np.ndarray:
         """(n, d) float32 view vectors (base vectors without a head) of ``texts``."""
-        if isinstance(texts, str):
-            raise TypeError("expected a list of texts, not a single string")
-        X = self._cached.encode(list(texts))
-        if self._head is not None and len(texts):
-            X = self._head.transform(X)
-            if self.normalize:
-                X = unit_rows(X)
-        return X.astype(np.float32, copy=False)
+        return view_vectors(self._cached, self._head, texts, self.normalize)
 
     def _get_query_embedding(self, query: str) -> Embedding:
         return self.embed_array([query])[0].tolist()
