@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -99,15 +100,16 @@ class BaseEncoder(Protocol):
     def fingerprint(self) -> EncoderFingerprint: ...
 
 
-class _EncoderBase:
+class _EncoderBase(ABC):
     """Shared behaviour: float32 output checks, dimension and fingerprint memo."""
 
     name: str = "encoder"
     _dim: int | None = None
     _fingerprint: EncoderFingerprint | None = None
 
+    @abstractmethod
     def _encode(self, texts: list[str]) -> Any:
-        raise NotImplementedError  # pragma: no cover - abstract
+        """Vectors of a non-empty list of texts, in whatever array form the model gives."""
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Encode texts into an (n, d) float32 array."""

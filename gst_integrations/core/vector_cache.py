@@ -131,6 +131,9 @@ class CachedEncoder(_EncoderBase):
     def fingerprint(self) -> EncoderFingerprint:
         return self.base_encoder.fingerprint()
 
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        return self.encode(texts)
+
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Vectors for texts, encoding only those not cached before (duplicates once)."""
         texts = [str(t) for t in texts]

@@ -14,6 +14,7 @@ serves every view. Returned ``Document``s carry ``id``, the stored metadata, and
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -74,18 +75,19 @@ class BaseViewRetriever(BaseRetriever):
     """Default metadata filter (Chroma ``where`` dict; for other stores, their filter)."""
 
     # -- to implement --------------------------------------------------------------------
+    @abstractmethod
     def views(self) -> list[str]:
         """Registered view names."""
-        raise NotImplementedError
 
+    @abstractmethod
     def head(self, view: str) -> Head:
         """The head of a registered view (UnknownViewError otherwise)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _search(
         self, query: str, view: str | None, k: int, filter: Any, where_document: Any
     ) -> list[Document]:
-        raise NotImplementedError
+        """Documents of one search with every option resolved."""
 
     # -- LangChain -----------------------------------------------------------------------
     def __init__(self, **data: Any) -> None:
