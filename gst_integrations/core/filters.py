@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from .errors import GSTError
+
 COMPARISON_OPS = ("$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$in", "$nin")
 LOGICAL_OPS = ("$and", "$or")
 DOCUMENT_OPS = ("$contains", "$not_contains", "$regex", "$not_regex")
@@ -22,7 +24,7 @@ DOCUMENT_OPS = ("$contains", "$not_contains", "$regex", "$not_regex")
 _MISSING = object()
 
 
-class FilterError(ValueError):
+class FilterError(GSTError):
     """A malformed ``where`` or ``where_document`` filter."""
 
 
@@ -119,6 +121,12 @@ def _check_document_filter(where_document: dict[str, Any]) -> list[tuple[str, An
         elif op in DOCUMENT_OPS:
             if not isinstance(value, str):
                 raise FilterError(f"{op} needs a string, got {value!r}")
+            if op in ("$regex", "$not_regex"):
+                try:
+                    re.compile(value)
+                except re.error as exc:
+                    msg = f"{op}: invalid regular expression {value!r}: {exc}"
+                    raise FilterError(msg) from None
         else:
             raise FilterError(
                 f"unknown where_document operator {op!r}; supported: "

@@ -136,6 +136,8 @@ class CachedEncoder(_EncoderBase):
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Vectors for texts, encoding only those not cached before (duplicates once)."""
+        if isinstance(texts, str):  # else each character would be encoded as a text
+            raise TypeError("encode() takes a list of texts, not a single string")
         texts = [str(t) for t in texts]
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)

@@ -129,7 +129,7 @@ class _Catalog:
 
 
 def _check_k(k: Any) -> None:
-    if not isinstance(k, (int, np.integer)) or k <= 0:
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k <= 0:
         raise ValueError(f"k must be a positive integer, got {k!r}")
 
 
@@ -239,6 +239,10 @@ class ViewEngine:
 
     def check_compatible(self, name: str) -> Head:
         """Raise unless view ``name``'s head fits the store's vectors and the query encoder."""
+        with self._lock:  # ``_compatible`` is also rebuilt by register() in other threads
+            return self._check_compatible(name)
+
+    def _check_compatible(self, name: str) -> Head:
         head = self.head(name)
         if (name, "store") not in self._compatible:
             dim = self.source.dim()
@@ -277,7 +281,8 @@ class ViewEngine:
                 raise EncoderMismatchError(
                     f"the query encoder is not the encoder that made the store's vectors: {why}"
                 )
-        self._compatible.add(("", "query-store"))
+        with self._lock:
+            self._compatible.add(("", "query-store"))
 
     # -- materialise and refresh ----------------------------------------------------------
     def _index_for(self, key: str | None):
@@ -497,7 +502,8 @@ class ViewEngine:
 
     def memory(self) -> dict[str | None, int]:
         """Device bytes per materialised view."""
-        return {key: ix.nbytes for key, ix in self._views.items()}
+        with self._lock:
+            return {key: ix.nbytes for key, ix in self._views.items()}
 
     def __repr__(self) -> str:
         return (

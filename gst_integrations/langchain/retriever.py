@@ -184,12 +184,7 @@ class GSTRetriever(BaseViewRetriever):
     def _search(
         self, query: str, view: str | None, k: int, filter: Any, where_document: Any
     ) -> list[Document]:
-        if self.engine.source.count() == 0:
-            raise StoreError(
-                "the vector store is empty: there are no base vectors to search; add documents "
-                "embedded with the base encoder first"
-            )
-        hits = self.engine.search(
+        hits = self.engine.search(  # an empty store raises StoreError
             query, view=view, k=k, where=filter or None, where_document=where_document or None
         )
         return [hit_to_document(h) for h in hits]
@@ -309,6 +304,7 @@ class GSTVectorStoreRetriever(BaseViewRetriever):
     """Optional ``docs -> (n, d) base vectors`` for stores this module cannot read."""
 
     _encoder: CachedEncoder = PrivateAttr()
+    _checked: dict[str, Head] = PrivateAttr(default_factory=dict)
 
     def _setup(self) -> None:
         emb = self.vectorstore.embeddings
@@ -336,6 +332,8 @@ class GSTVectorStoreRetriever(BaseViewRetriever):
 
     def _checked_head(self, view: str) -> Head:
         head = self.head(view)
+        if self._checked.get(view) is head:  # checked before: WᵀW is d×d, not per search
+            return head
         if not head.is_linear:
             raise GSTError(
                 f"view {view!r} has a {head.family} head; the query-side path over an "
@@ -349,6 +347,7 @@ class GSTVectorStoreRetriever(BaseViewRetriever):
                 "rewritten for the base index; refit it (or use GSTRetriever.from_chroma, "
                 "which materialises the view)"
             )
+        self._checked[view] = head
         return head
 
     def _candidates(self, vector: np.ndarray, n: int, filter: Any) -> list[Any]:

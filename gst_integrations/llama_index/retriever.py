@@ -104,12 +104,7 @@ class _EngineBackend:
     def search(
         self, query: str, view: str | None, k: int, filters: Filters, where_document: Any
     ) -> list[tuple[BaseNode, float]]:
-        if self.engine.source.count() == 0:
-            raise StoreError(
-                "the Chroma collection is empty: build the VectorStoreIndex (with the base "
-                "encoder) on it before searching views"
-            )
-        hits = self.engine.search(
+        hits = self.engine.search(  # an empty store raises StoreError
             query, view=view, k=k, where=to_chroma_where(filters), where_document=where_document
         )
         return [(hit_to_node(h.id, h.document, h.metadata, view), float(h.score)) for h in hits]

@@ -9,6 +9,7 @@ only the remaining ids are written, in batches with a progress bar.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +21,16 @@ from tqdm.auto import tqdm
 from ..core.errors import DimensionMismatchError, StoreError
 
 VIEW_META = "gst_view"
+HEAD_META = "gst_head_key"
+
+
+def _head_key(engine: Any, view: str) -> str:
+    """Identity of the vectors a view writes: its head's weights and the engine's metric."""
+    h = hashlib.sha256(str(engine.metric).encode())
+    for name, t in sorted(engine.head(view).module.state_dict().items()):
+        h.update(name.encode())
+        h.update(t.detach().cpu().float().contiguous().numpy().tobytes())
+    return h.hexdigest()[:32]
 
 
 @dataclass
@@ -40,6 +51,7 @@ def _target_collection(engine: Any, view: str, client: Any, name: str) -> Any:
         "gst_instruction": head.instruction,
         "gst_view_dim": int(head.out_dim),
         "gst_view_metric": engine.metric,
+        HEAD_META: _head_key(engine, view),
         "hnsw:space": "cosine" if engine.metric == "cosine" else "ip",
     }
     try:
@@ -93,14 +105,18 @@ def write_view_collection(
     if not name:
         raise ValueError("pass the name of the collection to write")
     collection = _target_collection(engine, view, client, name)
+    key = _head_key(engine, view)
+    recorded_key = (collection.metadata or {}).get(HEAD_META)
     engine.refresh(view)
     ids, Z = engine.view_matrix(view)
     present = _existing_ids(collection, max(batch_size, 1000))
+    # Rows written by another head (refitted view, other metric) are rewritten, not skipped.
+    skip = present if recorded_key == key else set()
     in_view = set(ids)
     stale = sorted(present - in_view)
     for s in range(0, len(stale), batch_size):
         collection.delete(ids=stale[s : s + batch_size])
-    todo = np.array([j for j, i in enumerate(ids) if i not in present], dtype=np.int64)
+    todo = np.array([j for j, i in enumerate(ids) if i not in skip], dtype=np.int64)
     written = 0
     bar = tqdm(total=len(todo), desc=f"write view {view} -> {name}", disable=not show_progress)
     for s in range(0, len(todo), batch_size):
@@ -118,6 +134,10 @@ def write_view_collection(
         if on_batch is not None:
             on_batch(written)
     bar.close()
+    if recorded_key != key:  # only once every row holds this head's vectors
+        meta = {k: v for k, v in (collection.metadata or {}).items() if not k.startswith("hnsw:")}
+        meta.update({HEAD_META: key, "gst_instruction": engine.head(view).instruction})
+        collection.modify(metadata=meta)
     return WriteBackStats(
         written=written,
         skipped=len(ids) - len(todo),

@@ -89,3 +89,14 @@ def test_where_document():
         matches_where_document("x", {"$has": "x"})
     with pytest.raises(FilterError, match="needs a string"):
         matches_where_document("x", {"$contains": 3})
+
+
+def test_bad_filters_are_gst_errors_and_bad_regex_is_named():
+    from gst_integrations.core.errors import GSTError
+
+    with pytest.raises(GSTError, match="unknown where operator"):
+        where_mask(MetadataColumns(ROWS), {"rating": {"$foo": 1}})
+    with pytest.raises(GSTError, match=r"\$regex: invalid regular expression '\('"):
+        where_document_mask(["a (b)", "c"], {"$regex": "("})
+    with pytest.raises(FilterError, match="invalid regular expression"):
+        matches_where_document("x", {"$or": [{"$not_regex": "[a-"}]})

@@ -60,3 +60,13 @@ def test_concurrent_use_is_safe(tmp_path: Path) -> None:
         outs = list(pool.map(lambda chunk: enc.encode(chunk), [texts[i::4] for i in range(4)]))
     assert sum(len(o) for o in outs) == 200
     assert len(enc.cache) == 200
+
+
+def test_single_string_is_refused_not_encoded_per_character() -> None:
+    import pytest
+
+    fn = Counting()
+    enc = CachedEncoder(CallableEncoder(fn, name="count"))
+    with pytest.raises(TypeError, match="list of texts"):
+        enc.encode("hello")
+    assert "h" not in fn.calls

@@ -167,3 +167,45 @@ def test_mlp_head_view_and_concurrent_add_during_refresh():
     assert eng.refresh("m").added == 200
     assert eng.refresh("m").added == 1  # the id added mid-refresh is not lost
     assert "during" in eng.view_matrix("m")[0]
+
+
+def test_register_while_checking_views_is_thread_safe():
+    """register() rebuilds the compatibility memo while searches add to it."""
+    import sys
+    import threading
+    import time
+
+    head = make_head()
+    names = [f"v{i}" for i in range(300)]
+    engine = ViewEngine(
+        ArraySource(["a", "b"], unit_rows(2, 16)), {n: head for n in names}, device="cpu"
+    )
+    errors: list[Exception] = []
+    stop = time.time() + 0.7
+
+    def run(fn):
+        try:
+            while time.time() < stop:
+                fn()
+        except Exception as exc:  # any error fails the test
+            errors.append(exc)
+
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+
+    def check_all():
+        for n in names:
+            engine.check_compatible(n)
+
+    def re_register():
+        engine.register(names[0], head)
+
+    try:
+        threads = [threading.Thread(target=run, args=(f,)) for f in (check_all, re_register)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(old)
+    assert errors == []

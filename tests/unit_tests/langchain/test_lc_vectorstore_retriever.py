@@ -166,3 +166,20 @@ def test_store_without_vector_access_falls_back_to_cached_encoder(
     before = embeddings().n_encoded
     assert [d.id for d in r.invoke(QUERY, view="condition")] == exact_top("condition", 5)
     assert embeddings().n_encoded == before  # every text was already cached
+
+
+def test_head_checks_are_not_repeated_per_search(
+    store: InMemoryVectorStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """WᵀW (d×d) is checked once per head, not recomputed on every search."""
+    from gst_integrations.core.head import Head
+
+    r = GSTVectorStoreRetriever(vectorstore=store, heads=heads(), view="condition", k=3)
+    calls = []
+    original = Head.query_matrix
+    monkeypatch.setattr(Head, "query_matrix", lambda self: calls.append(1) or original(self))
+    first = r.invoke(QUERY)
+    for _ in range(3):
+        assert [d.id for d in r.invoke(QUERY)] == [d.id for d in first]
+        r.invoke(QUERY, view="rating")
+    assert calls == []
