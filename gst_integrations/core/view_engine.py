@@ -259,7 +259,8 @@ class ViewEngine:
                     raise EncoderMismatchError(
                         f"view {name!r} cannot read this store: {exc}"
                     ) from None
-            self._compatible.add((name, "store"))
+            if dim is not None:  # an empty store is checked again once it holds vectors
+                self._compatible.add((name, "store"))
         if self._query_encoder_known() and (name, "query") not in self._compatible:
             try:
                 head.check_encoder(self.encoder)
@@ -281,8 +282,9 @@ class ViewEngine:
                 raise EncoderMismatchError(
                     f"the query encoder is not the encoder that made the store's vectors: {why}"
                 )
-        with self._lock:
-            self._compatible.add(("", "query-store"))
+        if info or self.source.dim() is not None:  # empty: check again once filled
+            with self._lock:
+                self._compatible.add(("", "query-store"))
 
     # -- materialise and refresh ----------------------------------------------------------
     def _index_for(self, key: str | None):

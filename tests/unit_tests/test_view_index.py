@@ -151,6 +151,20 @@ def test_engine_fingerprint_mismatch():
         eng.search(X[0], "bad")
 
 
+def test_store_filled_after_an_empty_check_is_checked_again():
+    """A pass on an empty store must not cover the encoder that fills it later."""
+    fp_a = {"name": "enc-a", "dim": 16, "probes": [[1.0] + [0.0] * 15]}
+    fp_b = {"name": "enc-b", "dim": 16, "probes": [[0.0, 1.0] + [0.0] * 14]}
+    src = ArraySource([], np.zeros((0, 16), np.float32))
+    eng = ViewEngine(src, {"a": make_head(fingerprint=fp_a)}, device="cpu")
+    with pytest.raises(StoreError, match="empty"):
+        eng.search(np.ones(16, np.float32), "a")
+    src._fp = fp_b  # another encoder fills the store and records itself
+    src.add(["x"], unit_rows(1, 16), ["doc"], [{}])
+    with pytest.raises(EncoderMismatchError, match="cannot read this store"):
+        eng.search(np.ones(16, np.float32), "a")
+
+
 def test_mlp_head_view_and_concurrent_add_during_refresh():
     mlp = make_head(family="mlp", name="m")
     src, eng, X = _engine(heads={"m": mlp})
