@@ -429,9 +429,11 @@ def cmd_map(args: argparse.Namespace) -> int:
         engine = _open_engine(args)
         view = args.view
         engine.check_compatible(view)
-        ids, Z = engine.view_matrix(view)
         base_ids, X = engine.view_matrix(None)
+        ids, Z = engine.view_matrix(view)
         pos = {i: n for n, i in enumerate(base_ids)}
+        both = [n for n, i in enumerate(ids) if i in pos]  # the store may change in between
+        ids, Z = [ids[n] for n in both], Z[both]
         X = X[[pos[i] for i in ids]]
         _, metas = engine.documents(ids)
         if not any(args.color_by in m for m in metas):
