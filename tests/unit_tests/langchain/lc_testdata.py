@@ -12,6 +12,7 @@ import os
 from collections import defaultdict
 
 import numpy as np
+from langchain_core.vectorstores import InMemoryVectorStore
 
 from gst_integrations import Head, fit_head
 from gst_integrations.data import LabelledCorpus, load_drug_reviews
@@ -66,3 +67,11 @@ def heads() -> dict[str, Head]:
         )
         for name in INSTRUCTIONS
     }
+
+
+def in_memory_store() -> InMemoryVectorStore:
+    """A LangChain InMemoryVectorStore holding the sample's base vectors (served by the cache)."""
+    corpus = reviews()
+    vs = InMemoryVectorStore(embedding=embeddings())
+    vs.add_texts(corpus.texts, metadatas=corpus.metadata, ids=corpus.ids)
+    return vs

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 from langchain_core.tools import BaseTool
-from langchain_core.vectorstores import InMemoryVectorStore
-from lc_testdata import embeddings, heads, reviews
+from lc_testdata import heads, in_memory_store
 from pydantic import ValidationError
 
 from gst_integrations.core.errors import UnknownViewError
@@ -21,10 +20,7 @@ QUERY = "my skin broke out badly"
 
 @pytest.fixture(scope="module")
 def retriever() -> GSTVectorStoreRetriever:
-    corpus = reviews()
-    vs = InMemoryVectorStore(embedding=embeddings())
-    vs.add_texts(corpus.texts, metadatas=corpus.metadata, ids=corpus.ids)
-    return GSTVectorStoreRetriever(vectorstore=vs, heads=heads(), k=2)
+    return GSTVectorStoreRetriever(vectorstore=in_memory_store(), heads=heads(), k=2)
 
 
 def test_one_tool_per_view(retriever: GSTVectorStoreRetriever) -> None:

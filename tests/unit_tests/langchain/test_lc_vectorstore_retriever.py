@@ -10,7 +10,7 @@ from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings, FakeEmbeddings
 from langchain_core.runnables import RunnableLambda
 from langchain_core.vectorstores import InMemoryVectorStore, VectorStore
-from lc_testdata import base_vectors, embeddings, heads, reviews
+from lc_testdata import base_vectors, embeddings, heads, in_memory_store, reviews
 
 from gst_integrations import fit_head
 from gst_integrations.core.errors import (
@@ -26,10 +26,7 @@ QUERY = "the birth control pill gave me terrible mood swings and I stopped it"
 
 @pytest.fixture(scope="module")
 def store() -> InMemoryVectorStore:
-    corpus = reviews()
-    vs = InMemoryVectorStore(embedding=embeddings())
-    vs.add_texts(corpus.texts, metadatas=corpus.metadata, ids=corpus.ids)
-    return vs
+    return in_memory_store()
 
 
 @pytest.fixture(scope="module")

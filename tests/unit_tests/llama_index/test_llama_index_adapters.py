@@ -271,7 +271,7 @@ class PickSecond(CustomLLM):
     def stream_complete(
         self, prompt: str, formatted: bool = False, **kw: Any
     ) -> CompletionResponseGen:
-        raise NotImplementedError
+        yield self.complete(prompt, formatted, **kw)
 
 
 def test_router_selectors(retriever) -> None:
