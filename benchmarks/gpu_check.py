@@ -17,7 +17,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import torch  # noqa: E402
 
-from gst_integrations.bench.views import (  # noqa: E402
+from gst_integrations.evaluation.bench import (
     format_table,
     measure_encode_rate,
     run_view_benchmarks,

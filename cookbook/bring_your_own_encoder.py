@@ -21,7 +21,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from langchain_core.embeddings import DeterministicFakeEmbedding, Embeddings  # noqa: E402
 
 from gst_integrations import GSTError, as_encoder, fit_head  # noqa: E402
-from gst_integrations.data import load_drug_reviews  # noqa: E402
+from gst_integrations.evaluation.datasets import load_drug_reviews  # noqa: E402
 
 
 class MiniLMEmbeddings(Embeddings):

@@ -24,13 +24,10 @@ from sklearn.metrics import v_measure_score  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
 
 from gst_integrations import fit_head  # noqa: E402
-from gst_integrations.cli.mapping import plot_maps  # noqa: E402
-from gst_integrations.core.vector_cache import (  # noqa: E402
-    CachedEncoder,
-    VectorCache,
-    default_cache_dir,
-)
-from gst_integrations.data import load_drug_reviews  # noqa: E402
+from gst_integrations.core.encoders.cache import CachedEncoder, VectorCache
+from gst_integrations.core.paths import default_cache_dir
+from gst_integrations.evaluation.datasets import load_drug_reviews  # noqa: E402
+from gst_integrations.evaluation.plots import plot_maps  # noqa: E402
 
 INSTRUCTIONS = {
     "condition": "Which condition is the patient treating?",

@@ -50,8 +50,8 @@ from langchain_core.prompts import PromptTemplate  # noqa: E402
 from langchain_core.tools import BaseTool  # noqa: E402
 
 from gst_integrations import fit_head  # noqa: E402
-from gst_integrations.core.head_store import HeadStore  # noqa: E402
-from gst_integrations.data import load_drug_reviews  # noqa: E402
+from gst_integrations.core.heads.store import HeadStore  # noqa: E402
+from gst_integrations.evaluation.datasets import load_drug_reviews  # noqa: E402
 from gst_integrations.langchain import (  # noqa: E402
     GSTEmbeddings,
     GSTRetriever,

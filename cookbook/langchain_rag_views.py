@@ -46,8 +46,8 @@ from langchain_core.prompts import ChatPromptTemplate  # noqa: E402
 from langchain_core.runnables import Runnable, RunnableLambda, RunnablePassthrough  # noqa: E402
 
 from gst_integrations import fit_head  # noqa: E402
-from gst_integrations.core.head_store import HeadStore  # noqa: E402
-from gst_integrations.data import load_drug_reviews  # noqa: E402
+from gst_integrations.core.heads.store import HeadStore  # noqa: E402
+from gst_integrations.evaluation.datasets import load_drug_reviews  # noqa: E402
 from gst_integrations.langchain import GSTEmbeddings, GSTRetriever  # noqa: E402
 from gst_integrations.stores import open_chroma_collection  # noqa: E402
 

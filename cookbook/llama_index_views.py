@@ -38,8 +38,8 @@ from llama_index.core.schema import TextNode  # noqa: E402
 from llama_index.vector_stores.chroma import ChromaVectorStore  # noqa: E402
 
 from gst_integrations import fit_head  # noqa: E402
-from gst_integrations.core.head_store import HeadStore  # noqa: E402
-from gst_integrations.data import load_drug_reviews  # noqa: E402
+from gst_integrations.core.heads.store import HeadStore  # noqa: E402
+from gst_integrations.evaluation.datasets import load_drug_reviews  # noqa: E402
 from gst_integrations.llama_index import (  # noqa: E402
     GSTEmbedding,
     GSTRetriever,

@@ -37,12 +37,9 @@ from langchain_core.outputs import ChatGeneration, ChatResult  # noqa: E402
 from sklearn.metrics import adjusted_rand_score  # noqa: E402
 
 from gst_integrations import fit_head  # noqa: E402
-from gst_integrations.core.vector_cache import (  # noqa: E402
-    CachedEncoder,
-    VectorCache,
-    default_cache_dir,
-)
-from gst_integrations.data import load_drug_reviews  # noqa: E402
+from gst_integrations.core.encoders.cache import CachedEncoder, VectorCache
+from gst_integrations.core.paths import default_cache_dir
+from gst_integrations.evaluation.datasets import load_drug_reviews  # noqa: E402
 from gst_integrations.labels import LLMLabeler  # noqa: E402
 
 INSTRUCTION = "Which condition is the patient treating?"

@@ -32,14 +32,12 @@ import numpy as np  # noqa: E402
 from langchain_core.vectorstores import InMemoryVectorStore  # noqa: E402
 
 from gst_integrations import fit_head  # noqa: E402
-from gst_integrations.core.query_side import Candidate, QuerySideSearcher  # noqa: E402
-from gst_integrations.core.vector_cache import (  # noqa: E402
-    CachedEncoder,
-    VectorCache,
-    default_cache_dir,
-)
-from gst_integrations.core.view_engine import ViewEngine  # noqa: E402
-from gst_integrations.data import load_drug_reviews  # noqa: E402
+from gst_integrations.core.encoders.cache import CachedEncoder, VectorCache
+from gst_integrations.core.hits import Candidate
+from gst_integrations.core.paths import default_cache_dir
+from gst_integrations.core.search.query_side import QuerySideSearcher  # noqa: E402
+from gst_integrations.core.views.engine import ViewEngine  # noqa: E402
+from gst_integrations.evaluation.datasets import load_drug_reviews  # noqa: E402
 from gst_integrations.langchain import GSTEmbeddings  # noqa: E402
 from gst_integrations.stores import (  # noqa: E402
     ChromaSource,

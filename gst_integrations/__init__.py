@@ -5,7 +5,7 @@ Core names are importable from here. The framework adapters live in
 ``gst_integrations.stores``, and label construction in ``gst_integrations.labels``.
 """
 
-from .core import (
+from gst_integrations.core import (
     EncoderFingerprint,
     GSTError,
     Head,
@@ -15,11 +15,12 @@ from .core import (
     fit_head,
     load_head,
 )
-from .core.head_store import HeadStore
-from .core.query_side import QuerySideSearcher, rewrite_query
-from .core.source import ArraySource, VectorSource
-from .core.vector_cache import CachedEncoder, VectorCache
-from .core.view_engine import RefreshStats, SearchHit, ViewEngine
+from gst_integrations.core.encoders.cache import CachedEncoder, VectorCache
+from gst_integrations.core.heads.store import HeadStore
+from gst_integrations.core.hits import SearchHit
+from gst_integrations.core.search.query_side import QuerySideSearcher, rewrite_query
+from gst_integrations.core.views.engine import RefreshStats, ViewEngine
+from gst_integrations.core.views.source import ArraySource, VectorSource
 
 __version__ = "0.1.0"
 

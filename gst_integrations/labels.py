@@ -1,5 +1,5 @@
 """Public home of the LLM labeler: ``from gst_integrations.labels import LLMLabeler``."""
 
-from .core.labeler import LabelingResult, LLMLabeler
+from gst_integrations.core.labels.labeler import LabelingResult, LLMLabeler
 
 __all__ = ["LLMLabeler", "LabelingResult"]

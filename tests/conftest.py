@@ -17,7 +17,7 @@ os.environ.setdefault("GST_CACHE_DIR", tempfile.mkdtemp(prefix="gst-test-cache-"
 @pytest.fixture(scope="session")
 def encoder():
     """The default all-MiniLM-L6-v2 encoder (384-d), loaded once per session."""
-    from gst_integrations.core.encoder import default_encoder
+    from gst_integrations.core.encoders.default import default_encoder
 
     return default_encoder()
 
@@ -25,6 +25,6 @@ def encoder():
 @pytest.fixture(scope="session")
 def drug_reviews():
     """The 495 drug reviews of the EVAL.md setup (facets condition, rating, drugName)."""
-    from gst_integrations.data import load_drug_reviews
+    from gst_integrations.evaluation.datasets import load_drug_reviews
 
     return load_drug_reviews()

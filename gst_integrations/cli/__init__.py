@@ -1,5 +1,5 @@
 """The ``gst`` command-line tool (``gst --help``); entry point ``gst_integrations.cli.main``."""
 
-from .main import main
+from gst_integrations.cli.main import main
 
 __all__ = ["main"]

@@ -9,6 +9,7 @@ missing column, an unknown view or dataset, any ``GSTError``) is printed as one
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import sys
@@ -16,12 +17,30 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .data_files import CLIError, load_object, read_texts
+from gst_integrations.cli.data_files import CLIError, load_object, read_texts
 
 EPILOG = "Run `gst COMMAND --help` for the options of one command."
 
 
 # -- helpers ---------------------------------------------------------------------------------
+#: Modules each command needs beyond the library, all from the ``eval`` extra.
+EVAL_EXTRA = {
+    "eval": ("sklearn", "gst_integrations.evaluation"),
+    "bench": ("gst_integrations.evaluation",),
+    "map": ("matplotlib", "gst_integrations.evaluation"),
+}
+
+
+def require_eval_extra(command: str) -> None:
+    """Raise CLIError naming the extra to install when ``gst command`` cannot run."""
+    missing = [m for m in EVAL_EXTRA.get(command, ()) if importlib.util.find_spec(m) is None]
+    if missing:
+        raise CLIError(
+            f"`gst {command}` needs {', '.join(missing)}: "
+            "pip install 'gst-integrations[eval]'"
+        )
+
+
 def _table(rows: list[list[str]], header: list[str], max_width: int = 64) -> str:
     """A plain aligned text table (cells cut to ``max_width`` characters)."""
 
@@ -41,7 +60,8 @@ def _encode(texts: list[str], desc: str = "encode") -> Any:
     import numpy as np
     from tqdm.auto import tqdm
 
-    from ..core.vector_cache import CachedEncoder, VectorCache, default_cache_dir
+    from gst_integrations.core.encoders.cache import CachedEncoder, VectorCache
+    from gst_integrations.core.paths import default_cache_dir
 
     enc = CachedEncoder(None, VectorCache(default_cache_dir() / "vectors.sqlite"))
     out = []
@@ -65,9 +85,9 @@ def _parse_where(raw: str | None) -> dict[str, Any] | None:
 
 def _open_engine(args: argparse.Namespace, show_progress: bool = True) -> Any:
     """A ViewEngine over the Chroma collection and head directory named in ``args``."""
-    from ..core.head_store import HeadStore
-    from ..core.view_engine import ViewEngine
-    from ..stores.chroma import ChromaSource, open_chroma_collection
+    from gst_integrations.core.heads.store import HeadStore
+    from gst_integrations.core.views.engine import ViewEngine
+    from gst_integrations.stores.chroma import ChromaSource, open_chroma_collection
 
     if args.host is None and not Path(args.chroma_path).exists():
         raise CLIError(f"Chroma directory not found: {args.chroma_path}")
@@ -102,7 +122,7 @@ def _stratified_limit(labels: Sequence[str], limit: int | None, seed: int) -> li
 
 
 def _load_dataset(name: str, limit: int | None, seed: int, facet: str | None = None) -> Any:
-    from ..data import DATASETS
+    from gst_integrations.evaluation.datasets import DATASETS
 
     if name not in DATASETS:
         raise CLIError(f"unknown dataset {name!r}; choose one of: {', '.join(sorted(DATASETS))}")
@@ -114,8 +134,8 @@ def _load_dataset(name: str, limit: int | None, seed: int, facet: str | None = N
 # -- commands --------------------------------------------------------------------------------
 def cmd_fit(args: argparse.Namespace) -> int:
     """Fit a head for an instruction from labelled texts or LLM labels; save it by name."""
-    from ..core.head_store import HeadStore, check_view_name
-    from ..core.train import fit_head
+    from gst_integrations.core.heads.store import HeadStore, check_view_name
+    from gst_integrations.core.heads.training import fit_head
 
     check_view_name(args.name)
     if args.llm is None and args.label_col is None:
@@ -125,7 +145,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     label_cols = [args.label_col] if args.label_col else []
     texts, labels_by_col, _ = read_texts(args.data, args.text_col, label_cols)
     if args.llm is not None:
-        from ..labels import LLMLabeler
+        from gst_integrations.labels import LLMLabeler
 
         factory = load_object(args.llm)
         llm = factory() if callable(factory) and not hasattr(factory, "invoke") else factory
@@ -179,7 +199,7 @@ def _fmt_metrics(metrics: dict[str, Any]) -> str:
 
 def cmd_views(args: argparse.Namespace) -> int:
     """List the heads of a directory: instruction, labels, held-out metrics, encoder."""
-    from ..core.head_store import HeadStore
+    from gst_integrations.core.heads.store import HeadStore
 
     heads_dir = Path(args.heads)
     if not heads_dir.is_dir():
@@ -223,8 +243,9 @@ def cmd_views(args: argparse.Namespace) -> int:
 
 def cmd_embed(args: argparse.Namespace) -> int:
     """Embed a file's texts once into a Chroma collection (other columns become metadata)."""
-    from ..core.vector_cache import CachedEncoder, VectorCache, default_cache_dir
-    from ..stores.chroma import embed_into_chroma, open_chroma_collection
+    from gst_integrations.core.encoders.cache import CachedEncoder, VectorCache
+    from gst_integrations.core.paths import default_cache_dir
+    from gst_integrations.stores.chroma import embed_into_chroma, open_chroma_collection
 
     texts, _, rows = read_texts(args.data, args.text_col)
     if args.id_col:
@@ -283,8 +304,9 @@ def _fmt_meta(meta: dict[str, Any]) -> str:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     """Run the EVAL.md protocol; print the markdown table and write markdown + JSON."""
-    from ..data.dataset import LabelledCorpus
-    from ..eval.protocol import HEAD_VARIANTS, INSTRUCTIONS, run_protocol
+    require_eval_extra("eval")
+    from gst_integrations.evaluation.datasets.dataset import LabelledCorpus
+    from gst_integrations.evaluation.protocol import HEAD_VARIANTS, INSTRUCTIONS, run_protocol
 
     if args.dataset and args.data:
         raise CLIError("give --dataset or --data, not both")
@@ -356,13 +378,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    """Run the view benchmarks (``gst_integrations.bench.views``) and print their table."""
+    """Run the view benchmarks (``gst_integrations.evaluation.bench``) and print their table."""
+    require_eval_extra("bench")
     try:
-        from ..bench.views import format_table, run_view_benchmarks
+        from gst_integrations.evaluation.bench import format_table, run_view_benchmarks
     except ImportError as exc:
         raise CLIError(f"the benchmark module is not available: {exc}") from None
     kwargs: dict[str, Any] = {"device": args.device, "print_table": False}
-    if args.small:  # the same tiny sizes as `python -m gst_integrations.bench.views --small`
+    if args.small:  # the same tiny sizes as `python -m gst_integrations.evaluation.bench --small`
         kwargs.update(
             sizes=(20_000,), encode_texts=64, chroma_rows=2000, bbc_limit=100, n_queries=20
         )
@@ -395,7 +418,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 def cmd_map(args: argparse.Namespace) -> int:
     """Write a PNG: the generic map next to the view's map, coloured by a metadata field."""
-    from .mapping import dataset_maps, plot_maps
+    require_eval_extra("map")
+    from gst_integrations.evaluation.plots import dataset_maps, plot_maps
 
     if args.dataset:
         corpus = _load_dataset(args.dataset, args.limit, args.seed, args.facet)
@@ -465,9 +489,9 @@ def cmd_map(args: argparse.Namespace) -> int:
 
 
 def cmd_quickstart(args: argparse.Namespace) -> int:
-    """Run the main job (``gst_integrations.quickstart``) with the remaining arguments."""
+    """Run the main job (``gst_integrations.cli.quickstart``) with the remaining arguments."""
     try:
-        from ..quickstart import main as quickstart_main
+        from gst_integrations.cli.quickstart import main as quickstart_main
     except ImportError as exc:
         raise CLIError(f"the quickstart is not available: {exc}") from None
     return int(quickstart_main(list(args.rest)) or 0)
@@ -621,7 +645,7 @@ def main(argv: Sequence[str | os.PathLike[str]] | None = None) -> int:
             args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, or a usage error argparse already printed
         return int(exc.code or 0)
-    from ..core.errors import GSTError
+    from gst_integrations.core.errors import GSTError
 
     try:
         return int(args.func(args) or 0)

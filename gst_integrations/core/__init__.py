@@ -1,12 +1,10 @@
 """Core engine: heads, training, encoders and views. Imports torch and numpy only."""
 
-from .encoder import (
-    BaseEncoder,
-    EncoderFingerprint,
-    as_encoder,
-    default_encoder,
-)
-from .errors import (
+from gst_integrations.core.encoders.base import BaseEncoder
+from gst_integrations.core.encoders.coerce import as_encoder
+from gst_integrations.core.encoders.default import default_encoder
+from gst_integrations.core.encoders.fingerprint import EncoderFingerprint
+from gst_integrations.core.errors import (
     DimensionMismatchError,
     EncoderMismatchError,
     GSTError,
@@ -16,9 +14,9 @@ from .errors import (
     StoreError,
     UnknownViewError,
 )
-from .head import Head, load_head
-from .options import HeadOptions
-from .train import fit_head
+from gst_integrations.core.heads.head import Head, load_head
+from gst_integrations.core.heads.options import HeadOptions
+from gst_integrations.core.heads.training import fit_head
 
 __all__ = [
     "BaseEncoder",

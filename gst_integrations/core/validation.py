@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .errors import DimensionMismatchError, InvalidVectorsError
+from gst_integrations.core.errors import DimensionMismatchError, InvalidVectorsError
 
 
 def as_float32_matrix(X: Any, *, name: str = "vectors", dim: int | None = None) -> np.ndarray:
@@ -31,6 +31,13 @@ def as_float32_matrix(X: Any, *, name: str = "vectors", dim: int | None = None) 
         )
     check_finite(arr, name=name)
     return np.ascontiguousarray(arr)
+
+
+def check_k(k: Any, name: str = "k") -> int:
+    """``k`` as a positive int (the number of results), or a ValueError saying what is wrong."""
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k <= 0:
+        raise ValueError(f"{name} must be a positive integer (the number of results), got {k!r}")
+    return int(k)
 
 
 def check_finite(arr: np.ndarray | torch.Tensor, *, name: str = "vectors") -> None:

@@ -5,15 +5,15 @@ over base vectors stored once in Chroma; ``GSTVectorStoreRetriever`` reaches any
 ``VectorStore`` with linear heads; ``view_tools`` / ``view_choice_tool`` make agent tools.
 """
 
-from .embeddings import GSTEmbeddings
-from .retriever import (
+from gst_integrations.langchain.embeddings import GSTEmbeddings
+from gst_integrations.langchain.retriever import (
     SCORE_KEY,
     VIEW_KEY,
     BaseViewRetriever,
     GSTRetriever,
     GSTVectorStoreRetriever,
 )
-from .tools import describe_view, tool_name, view_choice_tool, view_tools
+from gst_integrations.langchain.tools import describe_view, tool_name, view_choice_tool, view_tools
 
 __all__ = [
     "SCORE_KEY",

@@ -15,10 +15,11 @@ from langchain_core.embeddings import Embeddings
 from langchain_core.runnables.config import run_in_executor
 from pydantic import BaseModel, ConfigDict, PrivateAttr
 
-from ..core.encoder import EncoderFingerprint
-from ..core.head import Head
-from ..core.resolve import resolve_head, view_vectors
-from ..core.vector_cache import CachedEncoder, VectorCache
+from gst_integrations.core.encoders.cache import CachedEncoder, VectorCache
+from gst_integrations.core.encoders.fingerprint import EncoderFingerprint
+from gst_integrations.core.heads.head import Head
+from gst_integrations.core.heads.lookup import resolve_head
+from gst_integrations.core.views.vectors import view_vectors
 
 
 class GSTEmbeddings(BaseModel, Embeddings):
@@ -33,7 +34,7 @@ class GSTEmbeddings(BaseModel, Embeddings):
     exactly as the encoder makes them, since heads are applied to those.
     """
 
-    model_config = ConfigDict(arbitrary_types_allowed=True)
+    model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
 
     encoder: Any = None
     head: Any = None

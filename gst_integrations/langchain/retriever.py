@@ -30,28 +30,20 @@ from langchain_core.runnables.config import run_in_executor
 from langchain_core.vectorstores import VectorStore
 from pydantic import ConfigDict, PrivateAttr
 
-from ..core.encoder import as_encoder
-from ..core.errors import GSTError, StoreError
-from ..core.head import Head
-from ..core.query_side import DEFAULT_OVERFETCH
-from ..core.resolve import resolve_head, unknown_view, view_names
-from ..core.vector_cache import CachedEncoder
-from .embeddings import GSTEmbeddings
-
-#: Metadata keys added to every returned Document.
-SCORE_KEY = "gst_score"
-VIEW_KEY = "gst_view"
+from gst_integrations.core.encoders.cache import CachedEncoder
+from gst_integrations.core.encoders.coerce import as_encoder
+from gst_integrations.core.errors import GSTError, StoreError
+from gst_integrations.core.heads.compat import check_query_encoder, check_query_side
+from gst_integrations.core.heads.head import Head
+from gst_integrations.core.heads.lookup import resolve_head, unknown_view, view_names
+from gst_integrations.core.hits import SCORE_KEY, VIEW_KEY
+from gst_integrations.core.search.query_side import DEFAULT_OVERFETCH
+from gst_integrations.core.validation import check_k
+from gst_integrations.langchain.embeddings import GSTEmbeddings
 
 #: Per-call keyword arguments the retrievers accept (besides LangChain's own).
 CALL_KWARGS = ("view", "k", "filter", "where_document")
 _IGNORED_KWARGS = ("verbose",)  # BaseRetriever.invoke reads it but still passes it on
-
-
-def check_k(k: Any) -> int:
-    """``k`` as a positive int, or a ValueError that says what was wrong."""
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k <= 0:
-        raise ValueError(f"k must be a positive integer (the number of documents), got {k!r}")
-    return int(k)
 
 
 def hit_to_document(hit: Any) -> Document:
@@ -65,7 +57,7 @@ def hit_to_document(hit: Any) -> Document:
 class BaseViewRetriever(BaseRetriever):
     """Shared per-call handling of ``view`` / ``k`` / ``filter`` and configurable fields."""
 
-    model_config = ConfigDict(arbitrary_types_allowed=True)
+    model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
 
     view: str | None = None
     """Default view; None searches the base vectors."""
@@ -169,7 +161,7 @@ class GSTRetriever(BaseViewRetriever):
     """
 
     engine: Any
-    """A ``gst_integrations.core.view_engine.ViewEngine``."""
+    """A ``gst_integrations.core.views.engine.ViewEngine``."""
 
     def _setup(self) -> None:
         if self.view is not None:  # a head that cannot read this store fails now
@@ -209,8 +201,8 @@ class GSTRetriever(BaseViewRetriever):
         ``heads`` is a ``HeadStore`` or a dict of name -> Head; ``encoder`` (default: the
         offline MiniLM) encodes queries and must be the encoder that filled the collection.
         """
-        from ..core.view_engine import ViewEngine
-        from ..stores.chroma import ChromaSource
+        from gst_integrations.core.views.engine import ViewEngine
+        from gst_integrations.stores.chroma import ChromaSource
 
         if isinstance(encoder, GSTEmbeddings):
             if encoder.view_head is not None:
@@ -334,25 +326,14 @@ class GSTVectorStoreRetriever(BaseViewRetriever):
         head = self.head(view)
         if self._checked.get(view) is head:  # checked before: WᵀW is d×d, not per search
             return head
-        if not head.is_linear:
-            raise GSTError(
-                f"view {view!r} has a {head.family} head; the query-side path over an "
-                "arbitrary vector store needs a linear head (use GSTRetriever.from_chroma to "
-                "materialise non-linear views)"
-            )
-        head.check_encoder(self._encoder.base_encoder)
-        if not np.isfinite(head.query_matrix()).all():
-            raise GSTError(
-                f"view {view!r}: the head's WᵀW overflows float32, so its query cannot be "
-                "rewritten for the base index; refit it (or use GSTRetriever.from_chroma, "
-                "which materialises the view)"
-            )
+        check_query_side(head, view)
+        check_query_encoder(head, view, self._encoder.base_encoder)
         self._checked[view] = head
         return head
 
     def _candidates(self, vector: np.ndarray, n: int, filter: Any) -> list[Any]:
         """The store's n nearest documents to a base-space vector, with their base vectors."""
-        from ..core.query_side import Candidate
+        from gst_integrations.core.hits import Candidate
 
         extra = {"filter": filter} if filter is not None else {}
         docs = self.vectorstore.similarity_search_by_vector(vector.tolist(), k=n, **extra)
@@ -374,7 +355,7 @@ class GSTVectorStoreRetriever(BaseViewRetriever):
     def _search(
         self, query: str, view: str | None, k: int, filter: Any, where_document: Any
     ) -> list[Document]:
-        from ..core.query_side import QuerySideSearcher
+        from gst_integrations.core.search.query_side import QuerySideSearcher
 
         if where_document:
             raise ValueError(

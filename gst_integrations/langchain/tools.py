@@ -8,7 +8,6 @@ is an enum of the registered views, for models that handle few tools better.
 
 from __future__ import annotations
 
-import re
 from typing import Any, Literal
 
 from langchain_core.documents import Document
@@ -17,23 +16,14 @@ from langchain_core.tools import BaseTool, StructuredTool
 from langchain_core.tools.retriever import create_retriever_tool
 from pydantic import BaseModel, Field, create_model
 
-from .retriever import BaseViewRetriever
-
-_TOOL_NAME = re.compile(r"[^A-Za-z0-9_-]+")
-_MAX_LABELS = 12
-
-
-def tool_name(view: str, prefix: str = "search_by_") -> str:
-    """A tool name valid for every major provider (``^[A-Za-z0-9_-]{1,64}$``)."""
-    slug = _TOOL_NAME.sub("_", f"{prefix}{view}").strip("_")
-    return (slug or "search")[:64]
+from gst_integrations.core.views.naming import label_examples, tool_name
+from gst_integrations.langchain.retriever import BaseViewRetriever
 
 
 def describe_view(retriever: BaseViewRetriever, view: str, corpus: str = "the documents") -> str:
     """A tool description built from the view's instruction and label names."""
     head = retriever.head(view)
-    labels = head.label_names
-    shown = ", ".join(labels[:_MAX_LABELS]) + (", ..." if len(labels) > _MAX_LABELS else "")
+    shown = label_examples(head)
     return (
         f"Search {corpus} by similarity under the instruction: {head.instruction!r}. "
         f"Use it when the question is about that aspect (for example: {shown}). "

@@ -5,10 +5,10 @@
 turn views into ``RetrieverTool``s, a ``RouterRetriever`` and a query engine.
 """
 
-from .embedding import GSTEmbedding
-from .filters import to_chroma_where
-from .retriever import VIEW_KEY, GSTRetriever
-from .tools import (
+from gst_integrations.llama_index.embedding import GSTEmbedding
+from gst_integrations.llama_index.filters import to_chroma_where
+from gst_integrations.llama_index.retriever import VIEW_KEY, GSTRetriever
+from gst_integrations.llama_index.tools import (
     view_description,
     view_query_engine,
     view_router_retriever,

@@ -15,12 +15,13 @@ from typing import Any
 import numpy as np
 from llama_index.core.base.embeddings.base import BaseEmbedding, Embedding
 from llama_index.core.callbacks import CallbackManager
-from pydantic import Field, PrivateAttr
+from pydantic import ConfigDict, Field, PrivateAttr
 
-from ..core.encoder import EncoderFingerprint
-from ..core.head import Head
-from ..core.resolve import resolve_head, view_vectors
-from ..core.vector_cache import CachedEncoder, VectorCache
+from gst_integrations.core.encoders.cache import CachedEncoder, VectorCache
+from gst_integrations.core.encoders.fingerprint import EncoderFingerprint
+from gst_integrations.core.heads.head import Head
+from gst_integrations.core.heads.lookup import resolve_head
+from gst_integrations.core.views.vectors import view_vectors
 
 
 def cached_encoder(encoder: Any = None, cache: Any = None) -> CachedEncoder:
@@ -53,6 +54,8 @@ class GSTEmbedding(BaseEmbedding):
         normalize: make view vectors unit length, so L2 and inner product rank like the
             cosine the views are trained for. Base vectors are returned unchanged.
     """
+
+    model_config = ConfigDict(extra="forbid")
 
     view: str | None = Field(default=None, description="Name of the instruction view, if any.")
     normalize: bool = Field(default=True, description="Unit-length view vectors.")

@@ -15,7 +15,7 @@ from llama_index.core.vector_stores.types import (
     MetadataFilters,
 )
 
-from ..core.filters import FilterError
+from gst_integrations.core.views.filters import FilterError
 
 _OPERATORS: dict[str, str] = {
     FilterOperator.EQ.value: "$eq",

@@ -38,18 +38,20 @@ from llama_index.core.vector_stores.types import (
 )
 from llama_index.core.vector_stores.utils import metadata_dict_to_node
 
-from ..core.errors import GSTError, StoreError, UnknownViewError
-from ..core.head import Head
-from ..core.query_side import DEFAULT_OVERFETCH
-from ..core.resolve import unknown_view, view_names
-from ..core.vector_cache import CachedEncoder
-from .embedding import cached_encoder
-from .filters import to_chroma_where
+from gst_integrations.core.encoders.cache import CachedEncoder
+from gst_integrations.core.errors import GSTError, StoreError, UnknownViewError
+from gst_integrations.core.heads.compat import check_query_encoder, check_query_side
+from gst_integrations.core.heads.head import Head
+from gst_integrations.core.heads.lookup import unknown_view, view_names
+from gst_integrations.core.hits import VIEW_KEY
+from gst_integrations.core.search.query_side import DEFAULT_OVERFETCH
+from gst_integrations.core.validation import check_k
+from gst_integrations.llama_index.embedding import cached_encoder
+from gst_integrations.llama_index.filters import to_chroma_where
 
 if TYPE_CHECKING:
-    from ..core.view_engine import ViewEngine
+    from gst_integrations.core.views.engine import ViewEngine
 
-VIEW_KEY = "gst_view"
 _UNSET: Any = object()
 
 Filters = MetadataFilters | dict[str, Any] | None
@@ -133,7 +135,7 @@ class _QuerySideBackend:
         return view_names(self.heads)
 
     def head(self, view: str) -> Head:
-        from ..core.resolve import resolve_head
+        from gst_integrations.core.heads.lookup import resolve_head
 
         if view not in self.views():
             raise unknown_view(view, self.heads)
@@ -143,13 +145,8 @@ class _QuerySideBackend:
 
     def check(self, view: str) -> None:
         head = self.head(view)
-        if not head.is_linear:
-            raise GSTError(
-                f"view {view!r} has a {head.family} head; the query-side path over a "
-                f"{type(self.vector_store).__name__} needs a linear head. Fit the view with "
-                "family='linear', or keep the index on a ChromaVectorStore (materialised views)"
-            )
-        head.check_encoder(self.encoder.base_encoder)
+        check_query_side(head, view, f"a {type(self.vector_store).__name__}")
+        check_query_encoder(head, view, self.encoder.base_encoder)
 
     def register(self, name: str, head: Head) -> None:
         if hasattr(self.heads, "save"):
@@ -239,7 +236,8 @@ class _QuerySideBackend:
     def _view_search(
         self, q: np.ndarray, view: str, k: int, filters: Filters, where_document: Any
     ) -> list[tuple[BaseNode, float]]:
-        from ..core.query_side import Candidate, QuerySideSearcher
+        from gst_integrations.core.hits import Candidate
+        from gst_integrations.core.search.query_side import QuerySideSearcher
 
         nodes: dict[str, BaseNode] = {}
 
@@ -298,7 +296,7 @@ class GSTRetriever(BaseRetriever):
                 raise TypeError("GSTRetriever needs a ViewEngine; or use GSTRetriever.from_index")
             _backend = _EngineBackend(engine)
         self._backend = _backend
-        self._similarity_top_k = _check_k(similarity_top_k)
+        self._similarity_top_k = check_k(similarity_top_k, "similarity_top_k")
         self._filters = filters
         self._where_document = where_document
         self._view = self._checked_view(view)
@@ -321,8 +319,8 @@ class GSTRetriever(BaseRetriever):
         ``heads`` is a ``HeadStore`` or a dict of name -> Head; ``encoder`` is the base
         encoder the index was built with (a ``GSTEmbedding`` shares its vector cache).
         """
-        from ..core.view_engine import ViewEngine
-        from ..stores.chroma import ChromaSource
+        from gst_integrations.core.views.engine import ViewEngine
+        from gst_integrations.stores.chroma import ChromaSource
 
         collection = getattr(vector_store, "_collection", vector_store)
         if not hasattr(collection, "get") or not hasattr(collection, "count"):
@@ -498,12 +496,6 @@ class GSTRetriever(BaseRetriever):
             f"GSTRetriever(view={self._view!r}, similarity_top_k={self._similarity_top_k}, "
             f"views={self.views()})"
         )
-
-
-def _check_k(k: int) -> int:
-    if not isinstance(k, int) or isinstance(k, bool) or k <= 0:
-        raise ValueError(f"similarity_top_k must be a positive integer, got {k!r}")
-    return k
 
 
 def _overrides(view: Any, k: int | None, filters: Any, where_document: Any) -> dict[str, Any]:

@@ -17,7 +17,6 @@ uses ``MockLLM`` unless you pass a real LLM, e.g.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -29,24 +28,15 @@ from llama_index.core.retrievers import RouterRetriever
 from llama_index.core.selectors import EmbeddingSingleSelector, LLMSingleSelector
 from llama_index.core.tools import RetrieverTool, ToolMetadata
 
-from .embedding import GSTEmbedding
-from .retriever import GSTRetriever
-
-MAX_LABELS_IN_DESCRIPTION = 12
-
-
-def tool_name(view: str) -> str:
-    """A function-call-safe tool name for a view (letters, digits, ``_`` and ``-``)."""
-    return re.sub(r"[^A-Za-z0-9_-]", "_", view) + "_view"
+from gst_integrations.core.views.naming import label_examples, tool_name
+from gst_integrations.llama_index.embedding import GSTEmbedding
+from gst_integrations.llama_index.retriever import GSTRetriever
 
 
 def view_description(retriever: GSTRetriever, view: str) -> str:
     """What a view is for, from its head's instruction and label names."""
     head = retriever.head(view)
-    labels = head.label_names
-    shown = ", ".join(labels[:MAX_LABELS_IN_DESCRIPTION])
-    if len(labels) > MAX_LABELS_IN_DESCRIPTION:
-        shown += ", ..."
+    shown = label_examples(head)
     return (
         f"{head.instruction.strip()} Retrieves texts that are similar in this respect "
         f"(view '{view}'; e.g. {shown})."
@@ -69,7 +59,8 @@ def view_tools(
             RetrieverTool(
                 retriever=scoped,
                 metadata=ToolMetadata(
-                    name=tool_name(view), description=view_description(retriever, view)
+                    name=tool_name(view, prefix="", suffix="_view"),
+                    description=view_description(retriever, view),
                 ),
             )
         )

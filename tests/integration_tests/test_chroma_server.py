@@ -11,11 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gst_integrations.core.head_store import HeadStore
-from gst_integrations.core.query_side import QuerySideSearcher
-from gst_integrations.core.train import fit_head
-from gst_integrations.core.vector_cache import CachedEncoder
-from gst_integrations.core.view_engine import ViewEngine
+from gst_integrations.core.encoders.cache import CachedEncoder
+from gst_integrations.core.heads.store import HeadStore
+from gst_integrations.core.heads.training import fit_head
+from gst_integrations.core.search.query_side import QuerySideSearcher
+from gst_integrations.core.views.engine import ViewEngine
 from gst_integrations.stores import (
     ChromaSource,
     chroma_client,

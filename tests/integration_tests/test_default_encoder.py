@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gst_integrations.core.encoder import as_encoder
+from gst_integrations.core.encoders.coerce import as_encoder
 
 
 @pytest.mark.integration

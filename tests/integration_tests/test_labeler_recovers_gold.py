@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-from gst_integrations.core.encoder import default_encoder
-from gst_integrations.core.labeler import normalize_name
+from gst_integrations.core.encoders.default import default_encoder
+from gst_integrations.core.labels.labeler import normalize_name
 from gst_integrations.labels import LLMLabeler
 
 pytestmark = pytest.mark.integration

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from gst_integrations.core.head import FORMAT_VERSION, Head
-from gst_integrations.core.models import build_encoder
+from gst_integrations.core.heads.families import build_head_module
+from gst_integrations.core.heads.head import Head
+from gst_integrations.core.heads.persistence import FORMAT_VERSION
 
 
 def make_head(
@@ -19,7 +20,7 @@ def make_head(
 ) -> Head:
     """A head with random weights (a fixed seed) and a valid card."""
     torch.manual_seed(seed)
-    module = build_encoder(family, d, z, hidden_dim=32)
+    module = build_head_module(family, d, z, hidden_dim=32)
     card = {
         "format": "gst-head",
         "format_version": FORMAT_VERSION,

@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gst_integrations.core.encoder import (
+from gst_integrations.core.encoders import (
     CallableEncoder,
-    EncoderFingerprint,
     LangChainEmbeddingsEncoder,
     LlamaIndexEmbeddingEncoder,
     as_encoder,
 )
+from gst_integrations.core.encoders.fingerprint import EncoderFingerprint
 from gst_integrations.core.errors import EncoderMismatchError, InvalidVectorsError
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gst_integrations.core.filters import (
+from gst_integrations.core.views.filters import (
     FilterError,
     MetadataColumns,
     matches_where,

@@ -14,7 +14,7 @@ from gst_integrations.core.errors import (
     InvalidLabelsError,
     InvalidVectorsError,
 )
-from gst_integrations.core.losses import margin_contrastive_loss, supervised_contrastive_loss
+from gst_integrations.core.heads.losses import margin_contrastive_loss, supervised_contrastive_loss
 
 D = 32
 
@@ -138,7 +138,7 @@ def test_unknown_option_and_family() -> None:
 
 
 def test_vectors_of_another_dimension_than_the_encoder() -> None:
-    from gst_integrations.core.encoder import CallableEncoder
+    from gst_integrations.core.encoders import CallableEncoder
 
     enc = CallableEncoder(lambda texts: np.ones((len(texts), 8)), name="eight")
     X, y = blobs()

@@ -10,7 +10,7 @@ import torch
 from safetensors.torch import save_file
 
 from gst_integrations import fit_head, load_head
-from gst_integrations.core.encoder import CallableEncoder
+from gst_integrations.core.encoders import CallableEncoder
 from gst_integrations.core.errors import (
     DimensionMismatchError,
     EncoderMismatchError,
@@ -58,7 +58,7 @@ def test_failed_save_keeps_the_old_file(tmp_path: Path, head, monkeypatch) -> No
     def boom(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr("gst_integrations.core.head.save_file", boom)
+    monkeypatch.setattr("gst_integrations.core.heads.persistence.save_file", boom)
     with pytest.raises(OSError, match="disk full"):
         h.save(path)
     assert path.read_bytes() == before

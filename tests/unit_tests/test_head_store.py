@@ -9,7 +9,7 @@ import pytest
 from _views_helpers import make_head
 
 from gst_integrations.core.errors import HeadFileError, UnknownViewError
-from gst_integrations.core.head_store import HeadStore
+from gst_integrations.core.heads.store import HeadStore
 
 
 def test_save_get_names_roundtrip(tmp_path):

@@ -21,16 +21,16 @@ from langchain_core.language_models.fake_chat_models import (
 )
 from langchain_core.messages import AIMessage
 
-from gst_integrations.core import labeler as labeler_mod
 from gst_integrations.core.errors import GSTError
-from gst_integrations.core.labeler import (
+from gst_integrations.core.labels import labeler as labeler_mod
+from gst_integrations.core.labels.labeler import (
     PROMPT_VERSION,
     clean_answer,
-    default_cache_dir,
     normalize_name,
     parse_choice,
 )
-from gst_integrations.core.llm import LLMError, as_llm
+from gst_integrations.core.labels.llm import LLMError, as_llm
+from gst_integrations.core.paths import default_cache_dir
 from gst_integrations.labels import LabelingResult, LLMLabeler
 
 INSTRUCTION = "Which animal is the text about?"
@@ -369,10 +369,10 @@ def test_cache_rows_carry_prompt_version(tmp_path: Path) -> None:
 
 def test_cache_dir_env_override(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GST_CACHE_DIR", str(tmp_path / "root"))
-    assert default_cache_dir() == tmp_path / "root" / "llm"
+    assert default_cache_dir("llm") == tmp_path / "root" / "llm"
     assert LLMLabeler(lambda p: "x", encoder=hash_encoder).cache_dir == tmp_path / "root" / "llm"
     monkeypatch.delenv("GST_CACHE_DIR")
-    assert default_cache_dir() == Path.home() / ".cache" / "gst_integrations" / "llm"
+    assert default_cache_dir("llm") == Path.home() / ".cache" / "gst_integrations" / "llm"
 
 
 # --------------------------------------------------------------------------- retries

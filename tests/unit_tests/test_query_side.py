@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 from _views_helpers import make_head, unit_rows
 
-from gst_integrations.core.query_side import (
-    Candidate,
+from gst_integrations.core.hits import Candidate
+from gst_integrations.core.search.query_side import (
     QuerySideSearcher,
     array_search_base,
     rewrite_query,
 )
-from gst_integrations.core.source import ArraySource
-from gst_integrations.core.view_engine import ViewEngine
+from gst_integrations.core.views.engine import ViewEngine
+from gst_integrations.core.views.source import ArraySource
 
 
 def test_rewrite_is_wtw_q():

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-from gst_integrations.core.encoder import CallableEncoder, as_encoder
-from gst_integrations.core.vector_cache import CachedEncoder, VectorCache
+from gst_integrations.core.encoders import CallableEncoder
+from gst_integrations.core.encoders.cache import CachedEncoder, VectorCache
+from gst_integrations.core.encoders.coerce import as_encoder
 
 
 class Counting:

@@ -13,9 +13,9 @@ from gst_integrations.core.errors import (
     StoreError,
     UnknownViewError,
 )
-from gst_integrations.core.source import ArraySource
-from gst_integrations.core.view_engine import ViewEngine
-from gst_integrations.core.view_index import ViewIndex
+from gst_integrations.core.views.engine import ViewEngine
+from gst_integrations.core.views.index import ViewIndex
+from gst_integrations.core.views.source import ArraySource
 
 
 def brute_topk(X: np.ndarray, q: np.ndarray, k: int, cosine: bool = True) -> list[int]:

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from _views_helpers import make_head, unit_rows
 
-from gst_integrations.core.source import ArraySource
-from gst_integrations.core.view_engine import ViewEngine
+from gst_integrations.core.views.engine import ViewEngine
+from gst_integrations.core.views.source import ArraySource
 
 chromadb = pytest.importorskip("chromadb")
 

@@ -188,7 +188,7 @@ def test_bench_prints_table(capsys, monkeypatch) -> None:
     import numpy as np
 
     from gst_integrations import fit_head
-    from gst_integrations.bench import views as bench
+    from gst_integrations.evaluation import bench as bench
 
     rng = np.random.default_rng(0)
     X = rng.normal(size=(60, 384)).astype(np.float32)

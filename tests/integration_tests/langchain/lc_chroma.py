@@ -15,7 +15,7 @@ from typing import Any
 from langchain_chroma import Chroma
 from lc_testdata import embeddings, heads, reviews
 
-from gst_integrations.core.view_engine import ViewEngine
+from gst_integrations.core.views.engine import ViewEngine
 from gst_integrations.stores import ChromaSource, embed_into_chroma, open_chroma_collection
 
 COLLECTION = "drug_reviews"

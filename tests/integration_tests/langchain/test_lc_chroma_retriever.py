@@ -13,7 +13,7 @@ from langchain_core.runnables import RunnableLambda
 from lc_chroma import COLLECTION
 from lc_testdata import base_vectors, embeddings, heads, reviews
 
-from gst_integrations.core.encoder import CallableEncoder
+from gst_integrations.core.encoders import CallableEncoder
 from gst_integrations.core.errors import EncoderMismatchError, StoreError, UnknownViewError
 from gst_integrations.langchain import (
     GSTEmbeddings,

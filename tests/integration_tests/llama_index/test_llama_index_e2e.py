@@ -26,8 +26,8 @@ from gst_integrations.core.errors import (
     StoreError,
     UnknownViewError,
 )
-from gst_integrations.core.filters import FilterError
-from gst_integrations.core.head_store import HeadStore
+from gst_integrations.core.heads.store import HeadStore
+from gst_integrations.core.views.filters import FilterError
 from gst_integrations.llama_index import (
     GSTEmbedding,
     GSTRetriever,

@@ -61,9 +61,9 @@ def test_table_aligns_and_cuts() -> None:
 
 def test_quickstart_forwards_arguments(monkeypatch, capsys) -> None:
     seen = []
-    fake = types.ModuleType("gst_integrations.quickstart")
+    fake = types.ModuleType("gst_integrations.cli.quickstart")
     fake.main = lambda argv=None: seen.append(argv) or 0  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "gst_integrations.quickstart", fake)
+    monkeypatch.setitem(sys.modules, "gst_integrations.cli.quickstart", fake)
     assert main(["quickstart", "--out", "x"]) == 0
     assert seen == [["--out", "x"]]
 
@@ -78,3 +78,19 @@ def test_errors_are_one_line(tmp_path, capsys) -> None:
     assert "give --dataset NAME or --data FILE" in capsys.readouterr().err
     assert main(["bench", "--sizes", "1,x"]) == 1
     assert "--sizes" in capsys.readouterr().err
+
+
+def test_eval_commands_name_the_extra_when_it_is_missing(monkeypatch, capsys) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    def find_spec(name: str, *args: object) -> object:
+        return None if name == "matplotlib" else real(name, *args)
+
+    monkeypatch.setattr(importlib.util, "find_spec", find_spec)
+    from gst_integrations.cli.main import require_eval_extra
+
+    with pytest.raises(CLIError, match=r"gst-integrations\[eval\]"):
+        require_eval_extra("map")
+    assert main(["map", "--dataset", "drug-reviews", "--out", "x.png"]) == 1
+    assert "gst-integrations[eval]" in capsys.readouterr().err

@@ -15,7 +15,7 @@ import numpy as np
 from langchain_core.vectorstores import InMemoryVectorStore
 
 from gst_integrations import Head, fit_head
-from gst_integrations.data import LabelledCorpus, load_drug_reviews
+from gst_integrations.evaluation.datasets import LabelledCorpus, load_drug_reviews
 from gst_integrations.langchain import GSTEmbeddings
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -10,9 +10,9 @@ from langchain_tests.unit_tests import EmbeddingsUnitTests
 from lc_testdata import embeddings, heads, reviews
 
 from gst_integrations import as_encoder
-from gst_integrations.core.encoder import CallableEncoder
+from gst_integrations.core.encoders import CallableEncoder
+from gst_integrations.core.encoders.cache import CachedEncoder
 from gst_integrations.core.errors import EncoderMismatchError, UnknownViewError
-from gst_integrations.core.vector_cache import CachedEncoder
 from gst_integrations.langchain import GSTEmbeddings
 
 

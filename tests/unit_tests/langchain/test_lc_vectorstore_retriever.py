@@ -169,7 +169,7 @@ def test_head_checks_are_not_repeated_per_search(
     store: InMemoryVectorStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """WᵀW (d×d) is checked once per head, not recomputed on every search."""
-    from gst_integrations.core.head import Head
+    from gst_integrations.core.heads.head import Head
 
     r = GSTVectorStoreRetriever(vectorstore=store, heads=heads(), view="condition", k=3)
     calls = []

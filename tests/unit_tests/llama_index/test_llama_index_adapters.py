@@ -28,9 +28,9 @@ from llama_index.core.vector_stores import (
 
 from gst_integrations import as_encoder, fit_head
 from gst_integrations.core.errors import EncoderMismatchError, UnknownViewError
-from gst_integrations.core.filters import FilterError
-from gst_integrations.core.source import ArraySource
-from gst_integrations.core.view_engine import ViewEngine
+from gst_integrations.core.views.engine import ViewEngine
+from gst_integrations.core.views.filters import FilterError
+from gst_integrations.core.views.source import ArraySource
 from gst_integrations.llama_index import (
     GSTEmbedding,
     GSTRetriever,
@@ -247,7 +247,7 @@ def test_query_side_over_simple_vector_store(corpus, embed, retriever) -> None:
 
 # -- tools and routing --------------------------------------------------------------------
 def test_tools(retriever) -> None:
-    assert tool_name("drug.rating-v2") == "drug_rating-v2_view"
+    assert tool_name("drug.rating-v2", prefix="", suffix="_view") == "drug_rating-v2_view"
     tools = view_tools(retriever, similarity_top_k=2)
     assert [t.metadata.name for t in tools] == ["colour_view", "shape_view"]
     assert tools[0].metadata.description.startswith("What colour is the thing?")

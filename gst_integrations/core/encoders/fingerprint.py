@@ -1,0 +1,74 @@
+"""The fingerprint of a base encoder: name, dimension and the vectors of fixed probe sentences."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from gst_integrations.core.errors import EncoderMismatchError
+
+#: Fixed sentences whose vectors identify an encoder (stored in every head card).
+PROBE_SENTENCES: tuple[str, ...] = (
+    "The patient felt much better after two weeks on this medication.",
+    "Quarterly profits rose sharply on strong overseas sales.",
+    "A quiet harbour town at dawn, gulls circling over the boats.",
+)
+
+
+@dataclass(frozen=True)
+class EncoderFingerprint:
+    """Name, dimension and probe-sentence vectors of a base encoder."""
+
+    name: str
+    dim: int
+    probes: tuple[tuple[float, ...], ...]
+
+    @property
+    def key(self) -> str:
+        """A short stable id, used to namespace caches."""
+        rounded = np.round(np.asarray(self.probes, dtype=np.float64), 2).tobytes()
+        digest = hashlib.sha256(self.name.encode() + str(self.dim).encode() + rounded)
+        return digest.hexdigest()[:16]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "dim": self.dim, "probes": [list(p) for p in self.probes]}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> EncoderFingerprint:
+        return cls(
+            name=str(data["name"]),
+            dim=int(data["dim"]),
+            probes=tuple(tuple(float(v) for v in p) for p in data.get("probes", [])),
+        )
+
+    def mismatch(self, other: EncoderFingerprint, tol: float = 0.98) -> str | None:
+        """Why ``other`` is a different encoder, or None when it is the same one.
+
+        Names may differ (one model, two paths); dimension and probe vectors decide.
+        """
+        if self.dim != other.dim:
+            return f"dimension {other.dim} differs from {self.dim}"
+        if not self.probes or not other.probes:
+            return None if self.name == other.name else f"name {other.name!r} != {self.name!r}"
+        a = np.asarray(self.probes, dtype=np.float64)
+        b = np.asarray(other.probes, dtype=np.float64)
+        if a.shape != b.shape:
+            return "probe sets differ"
+        cos = (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1) + 1e-12)
+        if float(cos.min()) < tol:
+            return (
+                f"probe-sentence vectors differ (cosine {cos.min():.3f}); "
+                f"expected encoder {self.name!r}, got {other.name!r}"
+            )
+        return None
+
+    def require_same(self, other: EncoderFingerprint, what: str = "vectors") -> None:
+        """Raise EncoderMismatchError when ``other`` is a different encoder."""
+        why = self.mismatch(other)
+        if why:
+            raise EncoderMismatchError(
+                f"{what} come from another base encoder than this head was fitted on: {why}"
+            )

@@ -1,9 +1,0 @@
-"""Offline evaluation datasets (installed as packages, never downloaded at run time)."""
-
-from .bbc_news import load_bbc_news
-from .dataset import LabelledCorpus
-from .drug_reviews import load_drug_reviews
-
-DATASETS = {"drug-reviews": load_drug_reviews, "bbc-news": load_bbc_news}
-
-__all__ = ["DATASETS", "LabelledCorpus", "load_bbc_news", "load_drug_reviews"]

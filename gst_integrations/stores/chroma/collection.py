@@ -1,0 +1,135 @@
+"""Chroma collections that record the base encoder which filled them.
+
+The fingerprint lives in the collection's metadata (scalar values only: ``gst_encoder_name``,
+``gst_encoder_dim``, ``gst_encoder_key`` and the JSON fingerprint in
+``gst_encoder_fingerprint``) so views can refuse vectors of another encoder. Clients are the
+embedded ``PersistentClient`` by default and an ``HttpClient`` for a ``chroma run`` server.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from gst_integrations.core.encoders.fingerprint import EncoderFingerprint
+from gst_integrations.core.errors import EncoderMismatchError, StoreError
+
+FP_JSON = "gst_encoder_fingerprint"
+
+
+FP_NAME = "gst_encoder_name"
+
+
+FP_DIM = "gst_encoder_dim"
+
+
+FP_KEY = "gst_encoder_key"
+
+
+def fingerprint_metadata(fp: EncoderFingerprint) -> dict[str, Any]:
+    """Collection-metadata entries (scalars) that record a base encoder."""
+    return {
+        FP_NAME: fp.name,
+        FP_DIM: int(fp.dim),
+        FP_KEY: fp.key,
+        FP_JSON: json.dumps(fp.to_dict(), separators=(",", ":")),
+    }
+
+
+def read_fingerprint(metadata: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The fingerprint dict recorded in collection metadata, or None."""
+    raw = (metadata or {}).get(FP_JSON)
+    if not raw:
+        return None
+    try:
+        return dict(json.loads(raw))
+    except (TypeError, ValueError) as exc:
+        raise StoreError(f"the collection's {FP_JSON} metadata is not valid JSON: {exc}") from exc
+
+
+def chroma_client(
+    path: str | os.PathLike[str] | None = None, host: str | None = None, port: int | None = None
+) -> Any:
+    """A ``PersistentClient(path)``, or an ``HttpClient`` when ``host`` is given."""
+    import chromadb
+
+    try:
+        if host is not None:
+            client = chromadb.HttpClient(host=host, port=int(port or 8000))
+            client.heartbeat()
+            return client
+        return chromadb.PersistentClient(path=str(path or "./chroma"))
+    except Exception as exc:  # chromadb raises ValueError, httpx errors, ...
+        where = f"server {host}:{port or 8000}" if host is not None else f"path {path!r}"
+        raise StoreError(f"cannot reach Chroma at {where}: {exc}") from exc
+
+
+def settable_metadata(metadata: dict[str, Any] | None) -> dict[str, Any]:
+    """Collection metadata that ``modify()`` accepts: ``hnsw:*`` index settings removed."""
+    return {k: v for k, v in (metadata or {}).items() if not k.startswith("hnsw:")}
+
+
+def open_chroma_collection(
+    name: str,
+    path: str | os.PathLike[str] | None = None,
+    host: str | None = None,
+    port: int | None = None,
+    create: bool = False,
+    encoder_fingerprint: EncoderFingerprint | dict[str, Any] | None = None,
+    client: Any = None,
+    space: str | None = None,
+) -> Any:
+    """Open (or with ``create=True`` create) a collection without any embedding function.
+
+    With ``encoder_fingerprint`` a new collection records it, and an existing collection
+    that recorded another encoder raises ``EncoderMismatchError``.
+    """
+    client = client if client is not None else chroma_client(path, host, port)
+    fp = (
+        EncoderFingerprint.from_dict(encoder_fingerprint)
+        if isinstance(encoder_fingerprint, dict)
+        else encoder_fingerprint
+    )
+    try:
+        if create:
+            metadata = fingerprint_metadata(fp) if fp is not None else None
+            if space is not None:
+                metadata = {**(metadata or {}), "hnsw:space": space}
+            collection = client.get_or_create_collection(
+                name, embedding_function=None, metadata=metadata
+            )
+        else:
+            collection = client.get_collection(name, embedding_function=None)
+    except Exception as exc:
+        if type(exc).__name__ == "NotFoundError" or "does not exist" in str(exc):
+            try:
+                known = sorted(
+                    c if isinstance(c, str) else c.name for c in client.list_collections()
+                )
+            except Exception:  # pragma: no cover - listing is best effort
+                known = []
+            raise StoreError(
+                f"Chroma has no collection {name!r} (collections: {', '.join(known) or 'none'}); "
+                "pass create=True to create it"
+            ) from exc
+        raise StoreError(f"cannot open Chroma collection {name!r}: {exc}") from exc
+    if fp is not None:
+        recorded = read_fingerprint(collection.metadata)
+        if recorded is None:
+            if collection.count() == 0:
+                record_fingerprint(collection, fp)
+        else:
+            why = EncoderFingerprint.from_dict(recorded).mismatch(fp)
+            if why:
+                raise EncoderMismatchError(
+                    f"collection {name!r} holds vectors of another base encoder: {why}"
+                )
+    return collection
+
+
+def record_fingerprint(collection: Any, fp: EncoderFingerprint) -> None:
+    """Store the encoder fingerprint in the collection metadata (keeping other entries)."""
+    meta = settable_metadata(collection.metadata)
+    meta.update(fingerprint_metadata(fp))
+    collection.modify(metadata=meta)

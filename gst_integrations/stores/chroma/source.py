@@ -1,0 +1,115 @@
+"""``ChromaSource``: the ``VectorSource`` over a chromadb collection, read in pages."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from gst_integrations.core.errors import DimensionMismatchError, StoreError
+from gst_integrations.core.views.source import Page
+from gst_integrations.stores.chroma.collection import FP_DIM, read_fingerprint
+
+
+class ChromaSource:
+    """``VectorSource`` over a chromadb Collection, read in pages."""
+
+    def __init__(self, collection: Any) -> None:
+        self.collection = collection
+        self._dim: int | None = None
+
+    @property
+    def name(self) -> str:
+        return str(self.collection.name)
+
+    def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except Exception as exc:
+            raise StoreError(f"Chroma {what} on collection {self.name!r} failed: {exc}") from exc
+
+    def fingerprint_info(self) -> dict[str, Any] | None:
+        return read_fingerprint(self.collection.metadata)
+
+    def dim(self) -> int | None:
+        if self._dim is None:
+            meta = self.collection.metadata or {}
+            if FP_DIM in meta:
+                recorded = int(meta[FP_DIM])
+            else:
+                recorded = None
+            got = self._call("get", self.collection.get, limit=1, include=["embeddings"])
+            emb = got.get("embeddings")
+            if emb is None or len(emb) == 0:
+                return recorded
+            actual = int(np.asarray(emb[0]).shape[-1])
+            if recorded is not None and recorded != actual:
+                raise DimensionMismatchError(
+                    f"collection {self.name!r} records {recorded}-d vectors but holds "
+                    f"{actual}-d vectors"
+                )
+            self._dim = actual
+        return self._dim
+
+    def count(self) -> int:
+        return int(self._call("count", self.collection.count))
+
+    def list_ids(self, page_size: int = 1000) -> Iterator[list[str]]:
+        offset = 0
+        while True:
+            got = self._call("get", self.collection.get, limit=page_size, offset=offset, include=[])
+            ids = list(got["ids"])
+            if not ids:
+                return
+            yield ids
+            offset += len(ids)
+            if len(ids) < page_size:
+                return
+
+    def _page(self, got: dict[str, Any], include_documents: bool) -> Page:
+        ids = list(got["ids"])
+        emb = got.get("embeddings")
+        vectors = (
+            np.asarray(emb, dtype=np.float32).reshape(len(ids), -1)
+            if emb is not None and len(ids)
+            else np.zeros((0, self._dim or 0), np.float32)
+        )
+        docs = got.get("documents") if include_documents else None
+        metas = got.get("metadatas") or [None] * len(ids)
+        return Page(
+            ids=ids,
+            documents=list(docs) if docs is not None else [None] * len(ids),
+            metadatas=[dict(m) if m else {} for m in metas],
+            vectors=vectors,
+        )
+
+    def _include(self, include_documents: bool) -> list[str]:
+        return ["embeddings", "metadatas"] + (["documents"] if include_documents else [])
+
+    def get(self, ids: Sequence[str], include_documents: bool = True) -> Page:
+        ids = list(ids)
+        if not ids:
+            return Page([], [], [], np.zeros((0, self.dim() or 0), np.float32))
+        got = self._call(
+            "get", self.collection.get, ids=ids, include=self._include(include_documents)
+        )
+        return self._page(got, include_documents)
+
+    def iter_pages(self, page_size: int = 1000) -> Iterator[Page]:
+        offset = 0
+        while True:
+            got = self._call(
+                "get",
+                self.collection.get,
+                limit=page_size,
+                offset=offset,
+                include=self._include(True),
+            )
+            page = self._page(got, True)
+            if not len(page):
+                return
+            yield page
+            offset += len(page)
+            if len(page) < page_size:
+                return
