@@ -101,16 +101,16 @@ class GSTEmbeddings(BaseModel, Embeddings):
         )
 
     # -- embedding -----------------------------------------------------------------------
-    def _vectors(self, texts: list[str]) -> np.ndarray:
-        return view_vectors(self._cached, self._head, texts, self.normalize)
+    def _vectors(self, texts: list[str], query: bool = False) -> np.ndarray:
+        return view_vectors(self._cached, self._head, texts, self.normalize, query=query)
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         """View vectors (base vectors without a head) of ``texts``."""
         return self._vectors(texts).tolist()
 
     def embed_query(self, text: str) -> list[float]:
-        """The view vector of one query (queries go through the same head as documents)."""
-        return self._vectors([text])[0].tolist()
+        """The view vector of one query: the base encoder's query path, then the head."""
+        return self._vectors([text], query=True)[0].tolist()
 
     async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
         """Async ``embed_documents`` (runs in an executor: encoding is CPU/GPU bound)."""

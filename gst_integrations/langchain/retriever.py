@@ -362,7 +362,7 @@ class GSTVectorStoreRetriever(BaseViewRetriever):
                 "where_document is only supported by GSTRetriever (Chroma); pass the store's "
                 "own filter as filter=..."
             )
-        q = self._encoder.encode([query])[0]
+        q = self._encoder.encode_query([query])[0]
         if view is None:  # base vectors: the store's own ranking
             extra = {"filter": filter} if filter is not None else {}
             docs = self.vectorstore.similarity_search_by_vector(q.tolist(), k=k, **extra)

@@ -136,12 +136,13 @@ class GSTEmbedding(BaseEmbedding):
         )
 
     # -- embedding -----------------------------------------------------------------------
-    def embed_array(self, texts: list[str]) -> np.ndarray:
-        """(n, d) float32 view vectors (base vectors without a head) of ``texts``."""
-        return view_vectors(self._cached, self._head, texts, self.normalize)
+    def embed_array(self, texts: list[str], query: bool = False) -> np.ndarray:
+        """(n, d) float32 view vectors (base vectors without a head) of ``texts``; ``query``
+        takes the base encoder's query path."""
+        return view_vectors(self._cached, self._head, texts, self.normalize, query=query)
 
     def _get_query_embedding(self, query: str) -> Embedding:
-        return self.embed_array([query])[0].tolist()
+        return self.embed_array([query], query=True)[0].tolist()
 
     def _get_text_embedding(self, text: str) -> Embedding:
         return self.embed_array([text])[0].tolist()

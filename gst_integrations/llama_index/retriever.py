@@ -220,7 +220,7 @@ class _QuerySideBackend:
     ) -> list[tuple[BaseNode, float]]:
         if view is not None:
             self.check(view)
-        q = self.encoder.encode([query])[0]
+        q = self.encoder.encode_query([query])[0]
         if view is None:
             found = self._query(q, k, filters, where_document)
             out = [(tag_node(node, None), float(s or 0.0)) for _, node, s in found]

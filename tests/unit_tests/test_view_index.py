@@ -107,7 +107,8 @@ def test_engine_incremental_refresh_and_filters():
     assert eng.refresh("v0").added == 0  # nothing left to do
     hits = eng.search(new[3], "v0", k=3, where={"group": "new"})
     assert hits[0].id == "new3" and all(h.metadata["group"] == "new" for h in hits)
-    # lazily refreshed on search when the count changes
+    # a search refreshes first once the last refresh is older than max_staleness
+    eng.max_staleness = 0
     src.add(["late"], unit_rows(1, 16, seed=77), ["late doc"], [{"group": "late"}])
     assert [h.id for h in eng.search(unit_rows(1, 16, seed=77)[0], "v0", k=1)] == ["late"]
     hits = eng.search(X[10], "v0", k=50, where={"$and": [{"group": "even"}, {"i": {"$lt": 20}}]})
@@ -168,16 +169,15 @@ def test_store_filled_after_an_empty_check_is_checked_again():
 def test_mlp_head_view_and_concurrent_add_during_refresh():
     mlp = make_head(family="mlp", name="m")
     src, eng, X = _engine(heads={"m": mlp})
-    real_get = src.get
-    calls = {"n": 0}
+    real_pages = src.iter_pages
 
-    def get_and_add(ids, include_documents=True):  # a writer adds while we refresh
-        calls["n"] += 1
-        if calls["n"] == 1:
-            src.add(["during"], unit_rows(1, 16, seed=3), ["d"], [{}])
-        return real_get(ids, include_documents)
+    def pages_and_add(page_size=1000, include_vectors=True):  # a writer adds while we read
+        for i, page in enumerate(real_pages(page_size, include_vectors)):
+            if i == 0:
+                src.add(["during"], unit_rows(1, 16, seed=3), ["d"], [{}])
+            yield page
 
-    src.get = get_and_add
+    src.iter_pages = pages_and_add
     assert eng.refresh("m").added == 200
     assert eng.refresh("m").added == 1  # the id added mid-refresh is not lost
     assert "during" in eng.view_matrix("m")[0]

@@ -21,7 +21,15 @@ class SentenceTransformerEncoder(EncoderBase):
         self.name = name or _model_name(model)
 
     def _encode(self, texts: list[str]) -> Any:
-        return self.model.encode(
+        return self._call("encode_document", texts)
+
+    def _encode_query(self, texts: list[str]) -> Any:
+        return self._call("encode_query", texts)
+
+    def _call(self, method: str, texts: list[str]) -> Any:
+        # sentence-transformers >= 5 applies the model's "query"/"document" prompts here.
+        fn = getattr(self.model, method, None) or self.model.encode
+        return fn(
             texts, batch_size=self.batch_size, convert_to_numpy=True, show_progress_bar=False
         )
 
@@ -45,6 +53,9 @@ class LangChainEmbeddingsEncoder(EncoderBase):
     def _encode(self, texts: list[str]) -> Any:
         return self.embeddings.embed_documents(texts)
 
+    def _encode_query(self, texts: list[str]) -> Any:
+        return [self.embeddings.embed_query(t) for t in texts]
+
 
 class LlamaIndexEmbeddingEncoder(EncoderBase):
     """A LlamaIndex ``BaseEmbedding`` (anything with ``get_text_embedding_batch``)."""
@@ -56,16 +67,28 @@ class LlamaIndexEmbeddingEncoder(EncoderBase):
     def _encode(self, texts: list[str]) -> Any:
         return self.embedding.get_text_embedding_batch(texts)
 
+    def _encode_query(self, texts: list[str]) -> Any:
+        return [self.embedding.get_query_embedding(t) for t in texts]
+
 
 class CallableEncoder(EncoderBase):
-    """A plain ``list[str] -> (n, d) array`` callable."""
+    """A plain ``list[str] -> (n, d) array`` callable (``query_fn`` for queries, if any)."""
 
-    def __init__(self, fn: Callable[[list[str]], Any], name: str | None = None) -> None:
+    def __init__(
+        self,
+        fn: Callable[[list[str]], Any],
+        name: str | None = None,
+        query_fn: Callable[[list[str]], Any] | None = None,
+    ) -> None:
         self.fn = fn
+        self.query_fn = query_fn
         self.name = name or getattr(fn, "__name__", "callable")
 
     def _encode(self, texts: list[str]) -> Any:
         return self.fn(texts)
+
+    def _encode_query(self, texts: list[str]) -> Any:
+        return (self.query_fn or self.fn)(texts)
 
 
 def _model_name(obj: Any) -> str:

@@ -21,7 +21,13 @@ class BaseEncoder(Protocol):
     @property
     def dim(self) -> int: ...
 
-    def encode(self, texts: Sequence[str]) -> np.ndarray: ...
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Document vectors (the path that fills a store)."""
+        ...
+
+    def encode_query(self, texts: Sequence[str]) -> np.ndarray:
+        """Query vectors (asymmetric encoders embed queries differently)."""
+        ...
 
     def fingerprint(self) -> EncoderFingerprint: ...
 
@@ -35,16 +41,27 @@ class EncoderBase(ABC):
 
     @abstractmethod
     def _encode(self, texts: list[str]) -> Any:
-        """Vectors of a non-empty list of texts, in whatever array form the model gives."""
+        """Document vectors of a non-empty list of texts, in whatever array form."""
+
+    def _encode_query(self, texts: list[str]) -> Any:
+        """Query vectors; the document path unless the model has a query path of its own."""
+        return self._encode(texts)
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
-        """Encode texts into an (n, d) float32 array."""
+        """Encode documents into an (n, d) float32 array."""
+        return self._checked(texts, self._encode)
+
+    def encode_query(self, texts: Sequence[str]) -> np.ndarray:
+        """Encode queries into an (n, d) float32 array (through the model's query path)."""
+        return self._checked(texts, self._encode_query)
+
+    def _checked(self, texts: Sequence[str], fn: Any) -> np.ndarray:
         if isinstance(texts, str):
             raise TypeError("encode() takes a list of texts, not a single string")
         texts = [str(t) for t in texts]
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        out = np.asarray(self._encode(texts), dtype=np.float32)
+        out = np.asarray(fn(texts), dtype=np.float32)
         if out.ndim != 2 or out.shape[0] != len(texts):
             raise InvalidVectorsError(
                 f"encoder {self.name!r} returned shape {out.shape} for {len(texts)} texts"
@@ -60,12 +77,19 @@ class EncoderBase(ABC):
     def fingerprint(self) -> EncoderFingerprint:
         if self._fingerprint is None:
             vecs = self.encode(list(PROBE_SENTENCES))
+            qvecs = self.encode_query(list(PROBE_SENTENCES))
+            asymmetric = not np.allclose(vecs, qvecs, atol=1e-5)
             self._fingerprint = EncoderFingerprint(
                 name=self.name,
                 dim=int(vecs.shape[1]),
-                probes=tuple(tuple(round(float(v), 6) for v in row) for row in vecs),
+                probes=_rounded(vecs),
+                query_probes=_rounded(qvecs) if asymmetric else (),
             )
         return self._fingerprint
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r})"
+
+
+def _rounded(vecs: np.ndarray) -> tuple[tuple[float, ...], ...]:
+    return tuple(tuple(round(float(v), 6) for v in row) for row in vecs)

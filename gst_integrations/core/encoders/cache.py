@@ -130,19 +130,32 @@ class CachedEncoder(EncoderBase):
     def _encode(self, texts: list[str]) -> np.ndarray:
         return self.encode(texts)
 
+    def _encode_query(self, texts: list[str]) -> np.ndarray:
+        return self.encode_query(texts)
+
     def encode(self, texts: Sequence[str]) -> np.ndarray:
-        """Vectors for texts, encoding only those not cached before (duplicates once)."""
+        """Document vectors, encoding only texts not cached before (duplicates once)."""
+        return self._cached(texts, query=False)
+
+    def encode_query(self, texts: Sequence[str]) -> np.ndarray:
+        """Query vectors, cached apart from documents when the encoder is asymmetric."""
+        return self._cached(texts, query=True)
+
+    def _cached(self, texts: Sequence[str], query: bool) -> np.ndarray:
         if isinstance(texts, str):  # else each character would be encoded as a text
             raise TypeError("encode() takes a list of texts, not a single string")
         texts = [str(t) for t in texts]
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        namespace = self.fingerprint().key
+        fp = self.fingerprint()
+        query = query and fp.asymmetric
+        namespace = fp.key + (":query" if query else "")
         keys = [text_key(t) for t in texts]
         found = self.cache.get_many(namespace, list(dict.fromkeys(keys)))
         todo = {k: t for k, t in zip(keys, texts, strict=True) if k not in found}
         if todo:
-            fresh = self.base_encoder.encode(list(todo.values()))
+            encode = self.base_encoder.encode_query if query else self.base_encoder.encode
+            fresh = encode(list(todo.values()))
             self.n_encoded += len(todo)
             new = dict(zip(todo.keys(), fresh, strict=True))
             self.cache.put_many(namespace, new)

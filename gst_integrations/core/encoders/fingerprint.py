@@ -25,16 +25,32 @@ class EncoderFingerprint:
     name: str
     dim: int
     probes: tuple[tuple[float, ...], ...]
+    #: The probe sentences through the query path; empty when it equals the document path.
+    query_probes: tuple[tuple[float, ...], ...] = ()
 
     @property
     def key(self) -> str:
         """A short stable id, used to namespace caches."""
         rounded = np.round(np.asarray(self.probes, dtype=np.float64), 2).tobytes()
+        if self.query_probes:
+            rounded += np.round(np.asarray(self.query_probes, dtype=np.float64), 2).tobytes()
         digest = hashlib.sha256(self.name.encode() + str(self.dim).encode() + rounded)
         return digest.hexdigest()[:16]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "dim": self.dim, "probes": [list(p) for p in self.probes]}
+        out: dict[str, Any] = {
+            "name": self.name,
+            "dim": self.dim,
+            "probes": [list(p) for p in self.probes],
+        }
+        if self.query_probes:
+            out["query_probes"] = [list(p) for p in self.query_probes]
+        return out
+
+    @property
+    def asymmetric(self) -> bool:
+        """True when queries are embedded differently from documents."""
+        return bool(self.query_probes)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> EncoderFingerprint:
@@ -42,6 +58,7 @@ class EncoderFingerprint:
             name=str(data["name"]),
             dim=int(data["dim"]),
             probes=tuple(tuple(float(v) for v in p) for p in data.get("probes", [])),
+            query_probes=tuple(tuple(float(v) for v in p) for p in data.get("query_probes", [])),
         )
 
     def mismatch(self, other: EncoderFingerprint, tol: float = 0.98) -> str | None:
@@ -62,6 +79,18 @@ class EncoderFingerprint:
             return (
                 f"probe-sentence vectors differ (cosine {cos.min():.3f}); "
                 f"expected encoder {self.name!r}, got {other.name!r}"
+            )
+        if self.query_probes and other.query_probes:
+            a = np.asarray(self.query_probes, dtype=np.float64)
+            b = np.asarray(other.query_probes, dtype=np.float64)
+            cos = (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1) + 1e-12)
+            if a.shape != b.shape or float(cos.min()) < tol:
+                return f"the query paths differ; expected encoder {self.name!r}, got {other.name!r}"
+        elif bool(self.query_probes) != bool(other.query_probes):
+            return (
+                f"encoder {other.name!r} "
+                + ("embeds queries like documents" if self.query_probes else "has a query path")
+                + f", unlike {self.name!r}"
             )
         return None
 

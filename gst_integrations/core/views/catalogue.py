@@ -1,70 +1,74 @@
-"""The documents and metadata of a store, by id, in rows that every view points to."""
+"""The documents and metadata of a store, in the rows every view of an engine points to.
+
+Metadata filters run as numpy masks over columns built from it (``MetadataColumns``), so a
+filtered search costs no per-row Python once the columns exist; they are rebuilt after a
+change, lazily, on the next filtered search.
+"""
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import numpy as np
 
 from gst_integrations.core.views.filters import MetadataColumns, where_document_mask, where_mask
-from gst_integrations.core.views.source import Page
+from gst_integrations.core.views.source import REV_KEY
 
 
 class Catalogue:
-    """Documents and metadata by id, in rows that views point to (host-side)."""
+    """Documents and metadata by row (revision keys are bookkeeping and left out)."""
 
     def __init__(self) -> None:
-        self.ids: list[str] = []
-        self.row: dict[str, int] = {}
         self.docs: list[str | None] = []
         self.metas: list[dict[str, Any]] = []
-        self.alive = np.zeros(0, dtype=bool)
         self._columns: MetadataColumns | None = None
 
-    def upsert(self, page: Page) -> np.ndarray:
-        """Store a page's documents and metadata; returns their catalogue rows."""
-        rows = np.empty(len(page), dtype=np.int64)
-        new_alive = 0
-        for j, (id_, doc, meta) in enumerate(
-            zip(page.ids, page.documents, page.metadatas, strict=True)
-        ):
-            r = self.row.get(id_)
-            if r is None:
-                r = len(self.ids)
-                self.row[id_] = r
-                self.ids.append(id_)
-                self.docs.append(doc)
-                self.metas.append(meta or {})
-                new_alive += 1
-            else:
-                self.docs[r], self.metas[r] = doc, meta or {}
-            rows[j] = r
-        if new_alive:
-            self.alive = np.concatenate([self.alive, np.ones(new_alive, dtype=bool)])
-        self.alive[rows] = True
+    def write(self, rows: np.ndarray, docs: list[str | None], metas: list[dict[str, Any]]) -> None:
+        need = int(rows.max()) + 1 if len(rows) else 0
+        if need > len(self.docs):
+            self.docs.extend([None] * (need - len(self.docs)))
+            self.metas.extend({} for _ in range(need - len(self.metas)))
+        for r, doc, meta in zip(rows.tolist(), docs, metas, strict=True):
+            self.docs[r] = doc
+            self.metas[r] = {k: v for k, v in (meta or {}).items() if k != REV_KEY}
         self._columns = None
-        return rows
 
-    def remove(self, ids: set[str]) -> None:
-        for id_ in ids:
-            r = self.row.get(id_)
-            if r is not None:
-                self.alive[r] = False
+    def clear(self, rows: np.ndarray) -> None:
+        for r in rows.tolist():
+            if r < len(self.docs):
                 self.docs[r], self.metas[r] = None, {}
-        if ids:
-            self._columns = None
+        self._columns = None
 
-    @property
-    def columns(self) -> MetadataColumns:
-        if self._columns is None:
-            self._columns = MetadataColumns(self.metas)
-        return self._columns
+    def take(self, rows: np.ndarray) -> None:
+        """Keep only ``rows``, in that order (compaction)."""
+        self.docs = [self.docs[r] for r in rows.tolist()]
+        self.metas = [self.metas[r] for r in rows.tolist()]
+        self._columns = None
 
-    def mask(self, where: dict[str, Any] | None, where_document: dict[str, Any] | None):
-        """Catalogue rows passing both filters (documents are only checked where needed)."""
-        mask = self.alive.copy()
+    def nbytes(self) -> int:
+        """Approximate bytes of the Python objects held (documents, metadata dicts)."""
+        total = sys.getsizeof(self.docs) + sys.getsizeof(self.metas)
+        for doc, meta in zip(self.docs, self.metas, strict=True):
+            total += sys.getsizeof(doc) + sys.getsizeof(meta)
+            total += sum(sys.getsizeof(k) + sys.getsizeof(v) for k, v in meta.items())
+        return total
+
+    def mask(
+        self, n: int, where: dict[str, Any] | None, where_document: dict[str, Any] | None
+    ) -> np.ndarray:
+        """Rows (of the first ``n``) passing both filters; documents checked only where needed."""
+        if len(self.docs) < n:
+            self.write(
+                np.arange(len(self.docs), n),
+                [None] * (n - len(self.docs)),
+                [{}] * (n - len(self.docs)),
+            )
+        mask = np.ones(n, bool)
         if where:
-            mask &= where_mask(self.columns, where)
+            if self._columns is None or self._columns.n != n:
+                self._columns = MetadataColumns(self.metas[:n])
+            mask &= where_mask(self._columns, where)
         if where_document:
             rows = np.flatnonzero(mask)
             ok = where_document_mask([self.docs[r] for r in rows], where_document)

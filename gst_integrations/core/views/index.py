@@ -20,6 +20,23 @@ from gst_integrations.core.errors import DimensionMismatchError
 METRICS = ("cosine", "ip")
 
 
+@torch.inference_mode()
+def exact_topk(
+    scores: torch.Tensor, k: int, mask: torch.Tensor | np.ndarray | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Top-k of a (n,) score vector among rows where ``mask`` is True: (scores, rows)."""
+    n_cand = scores.shape[0]
+    if mask is not None:
+        mask = torch.as_tensor(mask, device=scores.device, dtype=torch.bool)
+        n_cand = int(mask.sum())
+        if n_cand < scores.shape[0]:
+            scores = scores.masked_fill(~mask, float("-inf"))
+    kk = min(int(k), n_cand)
+    if kk == 0:
+        return scores[:0], torch.zeros(0, dtype=torch.long, device=scores.device)
+    return torch.topk(scores, kk)
+
+
 class ViewIndex:
     """Exact top-k over view vectors held on one device."""
 

@@ -15,13 +15,15 @@ def unit_rows(X: np.ndarray) -> np.ndarray:
     return X / np.maximum(np.linalg.norm(X, axis=-1, keepdims=True), 1e-12)
 
 
-def view_vectors(encoder: Any, head: Head | None, texts: Any, normalize: bool) -> np.ndarray:
+def view_vectors(
+    encoder: Any, head: Head | None, texts: Any, normalize: bool, query: bool = False
+) -> np.ndarray:
     """(n, d|z) float32 vectors of ``texts``: base vectors through ``encoder`` (a cached
-    encoder, so no text is encoded twice), then ``head`` when there is one."""
+    encoder, so no text is encoded twice; its query path when ``query``), then ``head``."""
     if isinstance(texts, str):
         raise TypeError("expected a list of texts, not a single string")
     texts = list(texts)
-    X = encoder.encode(texts)
+    X = encoder.encode_query(texts) if query else encoder.encode(texts)
     if head is not None and texts:
         X = head.transform(X)
         if normalize:

@@ -10,6 +10,7 @@ from tqdm.auto import tqdm
 from gst_integrations.core.encoders.cache import CachedEncoder
 from gst_integrations.core.encoders.fingerprint import EncoderFingerprint
 from gst_integrations.core.errors import EncoderMismatchError
+from gst_integrations.core.views.source import REV_KEY, new_revision
 from gst_integrations.stores.chroma.collection import read_fingerprint, record_fingerprint
 
 
@@ -23,6 +24,9 @@ def embed_into_chroma(
     show_progress: bool = False,
 ) -> int:
     """Embed texts once with the base encoder (through its cache) and upsert them.
+
+    Each row's metadata records the write's revision (``gst_rev``), so views over the
+    collection refresh in O(changes) instead of reconciling every row.
 
     Records the encoder fingerprint in the collection metadata; a collection that recorded
     another encoder raises ``EncoderMismatchError`` before anything is written. Returns the
@@ -54,7 +58,12 @@ def embed_into_chroma(
     for s in range(0, len(ids), batch_size):
         chunk = slice(s, s + batch_size)
         vecs = enc.encode(texts[chunk])
-        metas = [dict(m) if m else None for m in metadatas[chunk]] if metadatas else None
+        # Every row records the revision of this write: refreshes then read O(changes).
+        rev = new_revision()
+        metas = [
+            {**(m or {}), REV_KEY: rev}
+            for m in (metadatas[chunk] if metadatas else [None] * len(vecs))
+        ]
         collection.upsert(ids=ids[chunk], embeddings=vecs, documents=texts[chunk], metadatas=metas)
         written += len(vecs)
         bar.update(len(vecs))

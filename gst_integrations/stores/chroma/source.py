@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from gst_integrations.core.errors import DimensionMismatchError, StoreError
-from gst_integrations.core.views.source import Page
+from gst_integrations.core.views.source import REV_KEY, Page
 from gst_integrations.stores.chroma.collection import FP_DIM, read_fingerprint
 
 
@@ -67,25 +67,30 @@ class ChromaSource:
             if len(ids) < page_size:
                 return
 
-    def _page(self, got: dict[str, Any], include_documents: bool) -> Page:
+    def _page(self, got: dict[str, Any], include_documents: bool, vectors: bool = True) -> Page:
         ids = list(got["ids"])
-        emb = got.get("embeddings")
-        vectors = (
-            np.asarray(emb, dtype=np.float32).reshape(len(ids), -1)
-            if emb is not None and len(ids)
-            else np.zeros((0, self._dim or 0), np.float32)
-        )
+        emb = got.get("embeddings") if vectors else None
+        if emb is not None and len(ids):
+            matrix = np.asarray(emb, dtype=np.float32).reshape(len(ids), -1)
+        elif vectors:
+            matrix = np.zeros((0, self._dim or 0), np.float32)
+        else:  # vectors not asked for
+            matrix = np.zeros((len(ids), 0), np.float32)
         docs = got.get("documents") if include_documents else None
         metas = got.get("metadatas") or [None] * len(ids)
         return Page(
             ids=ids,
             documents=list(docs) if docs is not None else [None] * len(ids),
             metadatas=[dict(m) if m else {} for m in metas],
-            vectors=vectors,
+            vectors=matrix,
         )
 
-    def _include(self, include_documents: bool) -> list[str]:
-        return ["embeddings", "metadatas"] + (["documents"] if include_documents else [])
+    def _include(self, include_documents: bool, vectors: bool = True) -> list[str]:
+        return (
+            (["embeddings"] if vectors else [])
+            + ["metadatas"]
+            + (["documents"] if include_documents else [])
+        )
 
     def get(self, ids: Sequence[str], include_documents: bool = True) -> Page:
         ids = list(ids)
@@ -96,20 +101,39 @@ class ChromaSource:
         )
         return self._page(got, include_documents)
 
-    def iter_pages(self, page_size: int = 1000) -> Iterator[Page]:
+    def _pages(
+        self, page_size: int, vectors: bool, where: dict[str, Any] | None = None
+    ) -> Iterator[Page]:
         offset = 0
         while True:
             got = self._call(
                 "get",
                 self.collection.get,
+                where=where,
                 limit=page_size,
                 offset=offset,
-                include=self._include(True),
+                include=self._include(True, vectors),
             )
-            page = self._page(got, True)
+            page = self._page(got, True, vectors)
             if not len(page):
                 return
             yield page
             offset += len(page)
             if len(page) < page_size:
                 return
+
+    def iter_pages(self, page_size: int = 1000, include_vectors: bool = True) -> Iterator[Page]:
+        return self._pages(page_size, include_vectors)
+
+    def changed_since(self, revision: int, page_size: int = 1000) -> Iterator[Page]:
+        """Rows written with a revision newer than ``revision`` (by ``embed_into_chroma``)."""
+        return self._pages(page_size, True, where={REV_KEY: {"$gt": int(revision)}})
+
+    def ids_where(
+        self, where: dict[str, Any] | None, where_document: dict[str, Any] | None
+    ) -> set[str]:
+        """Ids passing a filter, evaluated by Chroma itself."""
+        got = self._call(
+            "get", self.collection.get, where=where, where_document=where_document, include=[]
+        )
+        return set(got["ids"])

@@ -2,9 +2,10 @@
 
 The written collection holds the view vectors under the same ids, with the same documents
 and metadata, so any vector database can index a view with its own ANN and scale it out.
-Writing is a sync: ids already in the target are skipped (an interrupted write resumes
-where it stopped and, with upserts, never duplicates), ids the view lacks are deleted, and
-only the remaining ids are written, in batches with a progress bar.
+Writing is a sync: rows already written from the same source row by the same head are
+skipped (each row records its source row's signature, so an interrupted write resumes where
+it stopped, an updated document is rewritten, and upserts never duplicate), ids the view
+lacks are deleted, and only the remaining rows are written, in batches with a progress bar.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from gst_integrations.stores.chroma.collection import settable_metadata
 from gst_integrations.stores.chroma.source import ChromaSource
 
 HEAD_META = "gst_head_key"
+#: Row metadata: the signature of the source row a view row was written from.
+SIG_META = "gst_sig"
 
 
 def _head_key(engine: Any, view: str) -> str:
@@ -100,14 +103,27 @@ def write_view_collection(
     recorded_key = (collection.metadata or {}).get(HEAD_META)
     engine.refresh(view)
     ids, Z = engine.view_matrix(view)
-    present = {i for page in ChromaSource(collection).list_ids(max(batch_size, 1000)) for i in page}
-    # Rows written by another head (refitted view, other metric) are rewritten, not skipped.
-    skip = present if recorded_key == key else set()
+    sigs = engine.signatures(ids)
+    written_sig: dict[str, Any] = {}
+    for page in ChromaSource(collection).iter_pages(max(batch_size, 1000), include_vectors=False):
+        written_sig.update(
+            (i, m.get(SIG_META)) for i, m in zip(page.ids, page.metadatas, strict=True)
+        )
+    # Skip rows written by this head from the same source row (same signature); rewrite
+    # updated rows, and every row after a refit (another head key).
+    same_head = recorded_key == key
     in_view = set(ids)
-    stale = sorted(present - in_view)
+    stale = sorted(set(written_sig) - in_view)
     for s in range(0, len(stale), batch_size):
         collection.delete(ids=stale[s : s + batch_size])
-    todo = np.array([j for j, i in enumerate(ids) if i not in skip], dtype=np.int64)
+    todo = np.array(
+        [
+            j
+            for j, (i, sig) in enumerate(zip(ids, sigs, strict=True))
+            if not (same_head and i in written_sig and written_sig[i] == sig)
+        ],
+        dtype=np.int64,
+    )
     written = 0
     bar = tqdm(total=len(todo), desc=f"write view {view} -> {name}", disable=not show_progress)
     for s in range(0, len(todo), batch_size):
@@ -118,7 +134,7 @@ def write_view_collection(
             ids=batch_ids,
             embeddings=Z[rows],
             documents=docs if any(d is not None for d in docs) else None,
-            metadatas=[m or None for m in metas],
+            metadatas=[{**(m or {}), SIG_META: sigs[j]} for m, j in zip(metas, rows, strict=True)],
         )
         written += len(rows)
         bar.update(len(rows))
