@@ -386,9 +386,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         raise CLIError(f"the benchmark module is not available: {exc}") from None
     kwargs: dict[str, Any] = {"device": args.device, "print_table": False}
     if args.small:  # the same tiny sizes as `python -m gst_integrations.evaluation.bench --small`
-        kwargs.update(
-            sizes=(20_000,), encode_texts=64, chroma_rows=2000, bbc_limit=100, n_queries=20
-        )
+        kwargs.update(sizes=(20_000,), encode_texts=64, n_queries=20)
     if args.sizes:
         try:
             kwargs["sizes"] = tuple(int(x) for x in args.sizes.split(","))
@@ -398,10 +396,6 @@ def cmd_bench(args: argparse.Namespace) -> int:
             raise CLIError("--sizes must be positive")
     if args.encode_texts is not None:
         kwargs["encode_texts"] = args.encode_texts
-    if args.chroma_rows is not None:
-        kwargs["chroma_rows"] = args.chroma_rows
-    if args.no_quality:
-        kwargs["quality"] = False
     out = run_view_benchmarks(**kwargs)
     text = format_table(out)
     print(text)
@@ -593,8 +587,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sizes", help="comma-separated view sizes N (default 100000,1000000)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument("--encode-texts", type=int, help="reviews timed for the re-encoding rate")
-    p.add_argument("--chroma-rows", type=int, help="rows of the Chroma read benchmark (0: skip)")
-    p.add_argument("--no-quality", action="store_true", help="skip the query-side recall runs")
     p.add_argument("--out", help="directory for bench-views.md and .json")
     p.set_defaults(func=cmd_bench)
 

@@ -15,8 +15,8 @@ serves every view. Returned ``Document``s carry ``id``, the stored metadata, and
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Literal
 
 import numpy as np
 from langchain_core.callbacks import (
@@ -28,18 +28,30 @@ from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import ConfigurableField, RunnableSerializable
 from langchain_core.runnables.config import run_in_executor
 from langchain_core.vectorstores import VectorStore
-from pydantic import ConfigDict, PrivateAttr
+from pydantic import ConfigDict, Field, PrivateAttr
 
 from gst_integrations.core.encoders.cache import CachedEncoder
 from gst_integrations.core.encoders.coerce import as_encoder
 from gst_integrations.core.errors import GSTError, StoreError
-from gst_integrations.core.heads.compat import check_query_encoder, check_query_side
+from gst_integrations.core.heads.compat import CheckedHeads
 from gst_integrations.core.heads.head import Head
 from gst_integrations.core.heads.lookup import resolve_head, unknown_view, view_names
 from gst_integrations.core.hits import SCORE_KEY, VIEW_KEY
 from gst_integrations.core.search.query_side import DEFAULT_OVERFETCH
 from gst_integrations.core.validation import check_k
+from gst_integrations.core.views.engine import ViewSpec, blend_weights, view_label
 from gst_integrations.langchain.embeddings import GSTEmbeddings
+from gst_integrations.langchain.vector_lookup import (
+    REENCODE,
+    VectorLookup,
+    adapter_for,
+    chroma_collection,
+    document_ids,
+    lookup_vectors,
+    no_vectors_error,
+    user_vectors,
+    warn_reencode_once,
+)
 
 #: Per-call keyword arguments the retrievers accept (besides LangChain's own).
 CALL_KWARGS = ("view", "k", "filter", "where_document")
@@ -59,8 +71,9 @@ class BaseViewRetriever(BaseRetriever):
 
     model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
 
-    view: str | None = None
-    """Default view; None searches the base vectors."""
+    view: str | dict[str | None, float] | None = None
+    """Default view; None searches the base vectors; a dict blends views with weights,
+    e.g. ``{"condition": 0.6, "satisfaction": 0.4, None: 0.2}`` (None: generic)."""
     k: int = 4
     """Default number of documents."""
     filter: Any = None
@@ -77,7 +90,7 @@ class BaseViewRetriever(BaseRetriever):
 
     @abstractmethod
     def _search(
-        self, query: str, view: str | None, k: int, filter: Any, where_document: Any
+        self, query: str, view: ViewSpec, k: int, filter: Any, where_document: Any
     ) -> list[Document]:
         """Documents of one search with every option resolved."""
 
@@ -96,9 +109,11 @@ class BaseViewRetriever(BaseRetriever):
     def _setup(self) -> None:
         """Subclass hook run once the fields are set."""
 
-    def _check_view(self, view: str | None) -> None:
-        if view is not None and view not in self.views():
-            raise unknown_view(view, self.views())
+    def _check_view(self, view: Any) -> None:
+        names = list(blend_weights(view)) if isinstance(view, dict) else [view]
+        for name in names:
+            if name is not None and name not in self.views():
+                raise unknown_view(name, self.views())
 
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun, **kwargs: Any
@@ -174,7 +189,7 @@ class GSTRetriever(BaseViewRetriever):
         return self.engine.head(view)
 
     def _search(
-        self, query: str, view: str | None, k: int, filter: Any, where_document: Any
+        self, query: str, view: ViewSpec, k: int, filter: Any, where_document: Any
     ) -> list[Document]:
         hits = self.engine.search(  # an empty store raises StoreError
             query, view=view, k=k, where=filter or None, where_document=where_document or None
@@ -248,30 +263,10 @@ class GSTRetriever(BaseViewRetriever):
         if encoder is None and emb is not None:
             encoder = emb
         try:
-            collection = store._collection
+            collection = chroma_collection(store)
         except Exception as exc:  # langchain_chroma raises when the collection is gone
             raise StoreError(f"the Chroma store has no collection: {exc}") from exc
         return cls.from_collection(collection, heads, encoder=encoder, **kwargs)
-
-
-def _fetch_vectors(store: VectorStore, docs: Sequence[Document]) -> np.ndarray | None:
-    """Stored base vectors of ``docs`` where the store exposes them, else None."""
-    ids = [d.id for d in docs]
-    if not docs or any(i is None for i in ids):
-        return None
-    inner = getattr(store, "store", None)  # InMemoryVectorStore: {id: {"vector": ...}}
-    if isinstance(inner, dict):
-        try:
-            return np.asarray([inner[i]["vector"] for i in ids], dtype=np.float32)
-        except (KeyError, TypeError):
-            return None
-    collection = getattr(store, "_chroma_collection", None)  # langchain_chroma.Chroma
-    if collection is not None:
-        got = collection.get(ids=ids, include=["embeddings"])
-        by_id = dict(zip(got["ids"], got["embeddings"], strict=True))
-        if all(i in by_id for i in ids):
-            return np.asarray([by_id[i] for i in ids], dtype=np.float32)
-    return None
 
 
 class GSTVectorStoreRetriever(BaseViewRetriever):
@@ -279,9 +274,13 @@ class GSTVectorStoreRetriever(BaseViewRetriever):
 
     The store's own index is searched with the rewritten query (``similarity_search_by_vector``)
     and the over-fetched candidates are re-ranked exactly in the view (core
-    ``QuerySideSearcher``). Candidate base vectors are read from the store where it exposes
-    them (``InMemoryVectorStore``, ``Chroma``), else re-derived from their text through the
-    cached base encoder. ``filter`` is passed to the store as its own filter argument.
+    ``QuerySideSearcher``). Candidate base vectors are read from the store by its type
+    (``InMemoryVectorStore``, ``langchain_chroma.Chroma``, ``langchain_milvus.Milvus``: see
+    ``gst_integrations.langchain.vector_lookup``). Any other store needs ``vector_lookup``:
+    a callable ``docs -> (len(docs), d)`` stored base vectors, or ``"reencode"`` to
+    re-encode candidate texts through the cached base encoder (approximate when the store
+    embedded more than the text; it warns once). Without it such a store is refused with a
+    ``StoreError``. ``filter`` is passed to the store as its own filter argument.
     """
 
     vectorstore: VectorStore
@@ -292,11 +291,16 @@ class GSTVectorStoreRetriever(BaseViewRetriever):
     metric: str = "cosine"
     overfetch: int = DEFAULT_OVERFETCH
     """Candidates fetched per result before the exact re-rank."""
-    vector_lookup: Callable[[Sequence[Document]], np.ndarray | None] | None = None
-    """Optional ``docs -> (n, d) base vectors`` for stores this module cannot read."""
+    vector_lookup: VectorLookup | Literal["reencode"] | None = None
+    """How candidates' stored base vectors are read. None: by the store's type (supported
+    stores only; others raise ``StoreError``). A callable ``docs -> (len(docs), d)`` array
+    of their stored base vectors, in order: used for every store. ``"reencode"``: stores of
+    an unsupported type get candidate texts re-encoded (approximate; warns once)."""
+
+    head_checks: CheckedHeads = Field(default_factory=CheckedHeads, exclude=True)
+    """Heads checked once each, shared by copies (configurable fields rebuild per call)."""
 
     _encoder: CachedEncoder = PrivateAttr()
-    _checked: dict[str, Head] = PrivateAttr(default_factory=dict)
 
     def _setup(self) -> None:
         emb = self.vectorstore.embeddings
@@ -311,8 +315,10 @@ class GSTVectorStoreRetriever(BaseViewRetriever):
         # Keep the cached encoder as the field, so copies made per call (configurable
         # fields rebuild the retriever) share its query cache.
         self.encoder = self._encoder
-        for name in self.views():
-            self._checked_head(name)
+        if self.vector_lookup is None and adapter_for(self.vectorstore) is None:
+            raise no_vectors_error(self.vectorstore)  # fail now, not on the first view search
+        # Heads are checked when their view is first used: a corrupt or non-linear head
+        # breaks only its own view, with an error that names it.
 
     def views(self) -> list[str]:
         return view_names(self.heads)
@@ -323,37 +329,50 @@ class GSTVectorStoreRetriever(BaseViewRetriever):
         return head
 
     def _checked_head(self, view: str) -> Head:
-        head = self.head(view)
-        if self._checked.get(view) is head:  # checked before: WᵀW is d×d, not per search
-            return head
-        check_query_side(head, view)
-        check_query_encoder(head, view, self._encoder.base_encoder)
-        self._checked[view] = head
-        return head
+        return self.head_checks.checked(
+            view, self.head(view), self._encoder.base_encoder, "an arbitrary vector store"
+        )
 
-    def _candidates(self, vector: np.ndarray, n: int, filter: Any) -> list[Any]:
+    def _stored_vectors(self, docs: Sequence[Document]) -> list[np.ndarray | None]:
+        """Candidates' stored base vectors (None: deleted since the search returned them)."""
+        if not docs:
+            return []
+        if callable(self.vector_lookup):
+            return list(user_vectors(self.vector_lookup, docs))
+        if adapter_for(self.vectorstore) is not None:
+            return lookup_vectors(self.vectorstore, docs)
+        if self.vector_lookup == REENCODE:
+            warn_reencode_once(self.vectorstore)
+            return list(self._encoder.encode([d.page_content for d in docs]))  # cached
+        raise no_vectors_error(self.vectorstore)
+
+    def _candidates(self, vector: np.ndarray, n: int, filter: Any, dim: int) -> list[Any]:
         """The store's n nearest documents to a base-space vector, with their base vectors."""
         from gst_integrations.core.hits import Candidate
 
         extra = {"filter": filter} if filter is not None else {}
         docs = self.vectorstore.similarity_search_by_vector(vector.tolist(), k=n, **extra)
-        vecs = self.vector_lookup(docs) if self.vector_lookup else None
-        if vecs is None:
-            vecs = _fetch_vectors(self.vectorstore, docs)
-        if vecs is None and docs:
-            vecs = self._encoder.encode([d.page_content for d in docs])  # cached, once per text
+        ids = document_ids(self.vectorstore, docs)
+        vecs = self._stored_vectors(docs)
+        for v in vecs:
+            if v is not None and v.shape != (dim,):
+                raise StoreError(
+                    f"a stored candidate vector has shape {v.shape}; the view's head reads "
+                    f"{dim}-d base vectors"
+                )
         return [
             Candidate(
-                id=str(d.id) if d.id is not None else "",
+                id=str(i) if i is not None else "",
                 document=d.page_content,
                 metadata=dict(d.metadata),
-                vector=None if vecs is None else vecs[i],
+                vector=v,
             )
-            for i, d in enumerate(docs)
+            for d, i, v in zip(docs, ids, vecs, strict=True)
+            if v is not None  # a candidate deleted since the search is left out
         ]
 
     def _search(
-        self, query: str, view: str | None, k: int, filter: Any, where_document: Any
+        self, query: str, view: ViewSpec, k: int, filter: Any, where_document: Any
     ) -> list[Document]:
         from gst_integrations.core.search.query_side import QuerySideSearcher
 
@@ -366,21 +385,25 @@ class GSTVectorStoreRetriever(BaseViewRetriever):
         if view is None:  # base vectors: the store's own ranking
             extra = {"filter": filter} if filter is not None else {}
             docs = self.vectorstore.similarity_search_by_vector(q.tolist(), k=k, **extra)
+            ids = document_ids(self.vectorstore, docs)
             return [
                 Document(
-                    id=d.id,
+                    id=None if i is None else str(i),
                     page_content=d.page_content,
                     metadata={**d.metadata, SCORE_KEY: None, VIEW_KEY: None},
                 )
-                for d in docs
+                for d, i in zip(docs, ids, strict=True)
             ]
         # Built per call (cheap: it keeps W only) so the per-call filter is bound safely.
+        weights = blend_weights(view)
+        parts = {n: (None if n is None else self._checked_head(n), w) for n, w in weights.items()}
+        dim = len(q)
         searcher = QuerySideSearcher(
-            self._checked_head(view),
-            lambda vec, n: self._candidates(vec, n, filter),
+            parts if isinstance(view, dict) else parts[view][0],
+            lambda vec, n: self._candidates(vec, n, filter, dim),
             metric=self.metric,
             overfetch=self.overfetch,
-            view=view,
+            view=view_label(weights),
         )
         return [hit_to_document(h) for h in searcher.search(q, k)]
 

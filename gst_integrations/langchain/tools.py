@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from langchain_core.callbacks import Callbacks
 from langchain_core.documents import Document
 from langchain_core.prompts import BasePromptTemplate, PromptTemplate, format_document
+from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool, StructuredTool
 from langchain_core.tools.retriever import create_retriever_tool
 from pydantic import BaseModel, Field, create_model
@@ -85,19 +87,51 @@ def view_choice_tool(
             Field(description=f"Which aspect to compare documents by. {listing}"),
         ),
         k=(int, Field(default=retriever.k, ge=1, le=50, description="Number of documents")),
+        weights=(
+            dict[str, float] | None,
+            Field(
+                default=None,
+                description=(
+                    "Optional blend instead of one view, for questions about several aspects: "
+                    "weights per view name (and 'generic' for plain similarity), e.g. "
+                    f"{{{names[0]!r}: 0.7, 'generic': 0.3}}"
+                ),
+            ),
+        ),
     )
     prompt = document_prompt or PromptTemplate.from_template("{page_content}")
 
     def _format(docs: list[Document]) -> str:
         return document_separator.join(format_document(d, prompt) for d in docs)
 
-    def search(query: str, view: str, k: int = retriever.k) -> Any:
-        docs = retriever.invoke(query, view=view, k=k)
+    def _view(view: str, weights: dict[str, float] | None) -> Any:
+        if not weights:
+            return view
+        return {None if name == "generic" else name: w for name, w in weights.items()}
+
+    # ``callbacks`` is filled in by the tool (as for create_retriever_tool), so retriever
+    # runs appear in agent traces under the tool's run.
+    def search(
+        query: str,
+        view: str,
+        k: int = retriever.k,
+        weights: dict[str, float] | None = None,
+        callbacks: Callbacks = None,
+    ) -> Any:
+        config: RunnableConfig = {"callbacks": callbacks}
+        docs = retriever.invoke(query, config, view=_view(view, weights), k=k)
         text = _format(docs)
         return (text, docs) if response_format == "content_and_artifact" else text
 
-    async def asearch(query: str, view: str, k: int = retriever.k) -> Any:
-        docs = await retriever.ainvoke(query, view=view, k=k)
+    async def asearch(
+        query: str,
+        view: str,
+        k: int = retriever.k,
+        weights: dict[str, float] | None = None,
+        callbacks: Callbacks = None,
+    ) -> Any:
+        config: RunnableConfig = {"callbacks": callbacks}
+        docs = await retriever.ainvoke(query, config, view=_view(view, weights), k=k)
         text = _format(docs)
         return (text, docs) if response_format == "content_and_artifact" else text
 

@@ -48,6 +48,16 @@ from gst_integrations.core.search.query_side import DEFAULT_OVERFETCH
 from gst_integrations.core.validation import check_k
 from gst_integrations.llama_index.embedding import cached_encoder
 from gst_integrations.llama_index.filters import to_chroma_where
+from gst_integrations.llama_index.vector_lookup import (
+    REENCODE,
+    VectorLookup,
+    chroma_collection,
+    is_chroma_store,
+    no_vectors_error,
+    store_vectors,
+    user_vectors,
+    warn_reencode_once,
+)
 
 if TYPE_CHECKING:
     from gst_integrations.core.views.engine import ViewEngine
@@ -123,8 +133,15 @@ class _QuerySideBackend:
         docstore: Any = None,
         overfetch: int = DEFAULT_OVERFETCH,
         metric: str = "cosine",
+        vector_lookup: VectorLookup | str | None = None,
     ) -> None:
+        if not (vector_lookup is None or vector_lookup == REENCODE or callable(vector_lookup)):
+            raise TypeError(
+                "vector_lookup must be None, 'reencode' or a callable nodes -> (len(nodes), d) "
+                f"array of stored base vectors, got {vector_lookup!r}"
+            )
         self.vector_store = vector_store
+        self.vector_lookup = vector_lookup
         self.heads = heads if heads is not None else {}
         self.encoder = encoder
         self.docstore = docstore
@@ -163,7 +180,7 @@ class _QuerySideBackend:
         query_kwargs: dict[str, Any] = {}
         metadata_filters = filters
         if isinstance(filters, dict):
-            if type(self.vector_store).__name__ != "ChromaVectorStore":
+            if not is_chroma_store(self.vector_store):
                 raise GSTError(
                     "a Chroma where dict only works on a ChromaVectorStore; pass LlamaIndex "
                     "MetadataFilters for other vector stores"
@@ -190,30 +207,36 @@ class _QuerySideBackend:
             )
         return [self.docstore.get_node(i) for i in ids]
 
-    def _vectors(self, ids: list[str], nodes: list[BaseNode]) -> list[np.ndarray | None]:
-        """Base vectors of the candidates, for the exact re-rank (None where unavailable)."""
+    def _vectors(self, ids: list[str], nodes: list[BaseNode]) -> list[np.ndarray | None] | None:
+        """Stored base vectors of the candidates, for the exact re-rank.
+
+        One entry per candidate, in order: None for a candidate the store no longer holds
+        (deleted since the query). None as a whole when the store gives no vectors (see
+        ``vector_lookup``): the caller decides (a cosine view raises).
+        """
         out: list[np.ndarray | None] = [
             None if n.embedding is None else np.asarray(n.embedding, np.float32) for n in nodes
         ]
         todo = [i for i, v in enumerate(out) if v is None]
         if not todo:
             return out
-        collection = getattr(self.vector_store, "_collection", None)
-        if collection is not None and hasattr(collection, "get"):  # Chroma: one batched read
-            got = collection.get(ids=[ids[i] for i in todo], include=["embeddings"])
-            by_id = dict(zip(got["ids"], got["embeddings"], strict=True))
-            for i in todo:
-                vec = by_id.get(ids[i])
-                out[i] = None if vec is None else np.asarray(vec, np.float32)
+        if callable(self.vector_lookup):
+            got = user_vectors(self.vector_lookup, [nodes[i] for i in todo])
+            for i, vec in zip(todo, got, strict=True):
+                out[i] = vec
             return out
-        getter = getattr(self.vector_store, "get", None)  # SimpleVectorStore.get(id)
-        for i in todo if getter is not None else []:
-            try:
-                vec = getter(ids[i])
-            except Exception:  # stores whose get() means something else, or a missing id
-                vec = None
-            out[i] = None if vec is None else np.asarray(vec, np.float32)
-        return out
+        found = store_vectors(self.vector_store, [ids[i] for i in todo])
+        if found is not None:
+            for i in todo:
+                out[i] = found.get(ids[i])
+            return out
+        if self.vector_lookup == REENCODE:
+            warn_reencode_once(self.vector_store)
+            texts = [nodes[i].get_content(metadata_mode=MetadataMode.EMBED) for i in todo]
+            for i, vec in zip(todo, self.encoder.encode(texts), strict=True):  # cached
+                out[i] = vec
+            return out
+        return None
 
     def search(
         self, query: str, view: str | None, k: int, filters: Filters, where_document: Any
@@ -244,6 +267,21 @@ class _QuerySideBackend:
         def search_base(vector: np.ndarray, n: int) -> list[Candidate]:
             found = self._query(vector, n, filters, where_document)
             vectors = self._vectors([f[0] for f in found], [f[1] for f in found])
+            if vectors is None:
+                if self.metric == "cosine":  # never silently keep another order
+                    raise no_vectors_error(self.vector_store)
+                # "ip": the store's order is the view's order for unit-norm base vectors
+                # (core.search.query_side); scores are the store's own.
+                vectors = [None] * len(found)
+            elif found and all(v is None for v in vectors):
+                raise StoreError(
+                    f"the {type(self.vector_store).__name__} holds none of the candidates it "
+                    "just returned: their stored vectors cannot be read by id; pass "
+                    "vector_lookup= to GSTRetriever.from_vector_store"
+                )
+            else:  # a candidate deleted since the query is left out
+                found = [f for f, v in zip(found, vectors, strict=True) if v is not None]
+                vectors = [v for v in vectors if v is not None]
             out = []
             for (node_id, node, sim), vec in zip(found, vectors, strict=True):
                 nodes[node_id] = node
@@ -319,11 +357,16 @@ class GSTRetriever(BaseRetriever):
         ``heads`` is a ``HeadStore`` or a dict of name -> Head; ``encoder`` is the base
         encoder the index was built with (a ``GSTEmbedding`` shares its vector cache).
         """
+        import chromadb
+
         from gst_integrations.core.views.engine import ViewEngine
         from gst_integrations.stores.chroma import ChromaSource
 
-        collection = getattr(vector_store, "_collection", vector_store)
-        if not hasattr(collection, "get") or not hasattr(collection, "count"):
+        if is_chroma_store(vector_store):
+            collection = chroma_collection(vector_store)
+        elif isinstance(vector_store, chromadb.Collection):
+            collection = vector_store
+        else:
             raise TypeError(
                 f"expected a ChromaVectorStore or a chromadb Collection, "
                 f"got {type(vector_store).__name__}"
@@ -346,14 +389,26 @@ class GSTRetriever(BaseRetriever):
         docstore: Any = None,
         cache: Any = None,
         overfetch: int = DEFAULT_OVERFETCH,
+        vector_lookup: VectorLookup | str | None = None,
         **kwargs: Any,
     ) -> GSTRetriever:
         """Query-side views (linear heads) over any LlamaIndex vector store.
 
         Stores that keep no text (``SimpleVectorStore``) need the index's ``docstore``.
+        Candidates are re-ranked on their stored base vectors, read by the store's type
+        (``gst_integrations.llama_index.vector_lookup``). For other stores pass
+        ``vector_lookup``: a callable ``nodes -> (len(nodes), d)`` array of their stored
+        base vectors, or ``"reencode"`` to re-encode the nodes' embedding text through the
+        cached base encoder (approximate unless the index embedded exactly that; it warns
+        once). Without it, a cosine view over such a store raises ``StoreError``.
         """
         backend = _QuerySideBackend(
-            vector_store, heads, cached_encoder(encoder, cache), docstore, overfetch
+            vector_store,
+            heads,
+            cached_encoder(encoder, cache),
+            docstore,
+            overfetch,
+            vector_lookup=vector_lookup,
         )
         return cls(_backend=backend, **kwargs)
 
@@ -369,10 +424,10 @@ class GSTRetriever(BaseRetriever):
         """
         vector_store = index.vector_store
         encoder = kwargs.pop("encoder", None) or getattr(index, "_embed_model", None)
-        is_chroma = type(vector_store).__name__ == "ChromaVectorStore"
         if query_side is None:
-            query_side = not is_chroma
+            query_side = not is_chroma_store(vector_store)
         if not query_side:
+            kwargs.pop("vector_lookup", None)  # materialised views read the collection itself
             return cls.from_chroma(vector_store, heads, encoder, **kwargs)
         kwargs.setdefault("docstore", index.docstore)
         return cls.from_vector_store(vector_store, heads, encoder, **kwargs)

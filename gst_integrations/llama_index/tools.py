@@ -5,14 +5,12 @@ instruction and label names, so an agent or a selector can choose a view from wh
 view is *for*. ``view_router_retriever`` puts those tools behind a ``RouterRetriever``:
 
 * with a real LLM, the selector is ``LLMSingleSelector`` (the LLM reads the descriptions);
-* offline (no LLM, or ``MockLLM``), it is ``EmbeddingSingleSelector`` over the base
-  encoder: deterministic, it picks the view whose description is nearest the query.
-  (``MockLLM`` cannot drive ``LLMSingleSelector``: it echoes the prompt, which is not the
-  JSON the selector parses.)
+* with ``selector=view_selector(retriever)`` (no LLM), it is ``EmbeddingSingleSelector`` over
+  the base encoder: deterministic, it picks the view whose description is nearest the query.
 
-``view_query_engine`` answers with sources from one view, or from the routed view. It
-uses ``MockLLM`` unless you pass a real LLM, e.g.
-``view_query_engine(retriever, route=True, llm=OpenAI(model="gpt-4o-mini"))``.
+``view_query_engine`` answers with sources from one view, or from the routed view. Both use
+the ``llm`` they are given, else ``Settings.llm``, else raise a clear error: no library code
+falls back to a mock LLM.
 """
 
 from __future__ import annotations
@@ -20,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from llama_index.core import Settings
 from llama_index.core.base.base_selector import BaseSelector
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.core.llms import LLM, MockLLM
@@ -28,6 +27,7 @@ from llama_index.core.retrievers import RouterRetriever
 from llama_index.core.selectors import EmbeddingSingleSelector, LLMSingleSelector
 from llama_index.core.tools import RetrieverTool, ToolMetadata
 
+from gst_integrations.core.errors import GSTError
 from gst_integrations.core.views.naming import label_examples, tool_name
 from gst_integrations.llama_index.embedding import GSTEmbedding
 from gst_integrations.llama_index.retriever import GSTRetriever
@@ -67,6 +67,19 @@ def view_tools(
     return tools
 
 
+def resolve_llm(llm: LLM | None, what: str) -> LLM:
+    """``llm``, else ``Settings.llm``, else a GSTError saying how to give one."""
+    if llm is not None:
+        return llm
+    try:
+        return Settings.llm
+    except Exception as exc:  # no default LLM installed or configured
+        raise GSTError(
+            f"{what} needs an LLM: pass llm=..., or set llama_index.core.Settings.llm "
+            f"(for example a local HuggingFaceLLM); none could be resolved: {exc}"
+        ) from None
+
+
 def _is_real_llm(llm: LLM | None) -> bool:
     return llm is not None and not isinstance(llm, MockLLM)
 
@@ -97,10 +110,10 @@ def view_router_retriever(
 
     The returned nodes carry the chosen view in ``node.metadata["gst_view"]``.
     """
+    llm = resolve_llm(llm, "view_router_retriever")
     tools = view_tools(retriever, views, similarity_top_k=similarity_top_k)
     selector = selector or view_selector(retriever, llm=llm, embed_model=embed_model)
-    # RouterRetriever falls back to Settings.llm, which resolves OpenAI: never offline.
-    return RouterRetriever(selector=selector, retriever_tools=tools, llm=llm or MockLLM())
+    return RouterRetriever(selector=selector, retriever_tools=tools, llm=llm)
 
 
 def view_query_engine(
@@ -116,9 +129,9 @@ def view_query_engine(
     """A query engine answering from one view (or the routed view, with ``route=True``).
 
     ``response.source_nodes`` are the nodes the answer used, each tagged with its view.
-    ``llm`` defaults to ``MockLLM`` (offline); pass any LlamaIndex LLM for real answers.
+    ``llm`` is the LLM that answers; without one, ``Settings.llm`` (a clear error if unset).
     """
-    llm = llm or MockLLM()
+    llm = resolve_llm(llm, "view_query_engine")
     if route:
         source: Any = view_router_retriever(
             retriever, selector=selector, llm=llm, similarity_top_k=similarity_top_k

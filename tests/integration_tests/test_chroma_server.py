@@ -6,6 +6,7 @@ import socket
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -33,41 +34,64 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture()
-def chroma_server(tmp_path):
-    """Start ``chroma run`` (from this venv) on a free port; stop it afterwards."""
-    exe = Path(sys.executable).parent / "chroma"
-    if not exe.exists():
-        pytest.skip(f"no chroma CLI next to {sys.executable}")
-    port = _free_port()
-    log = open(tmp_path / "chroma.log", "wb")
-    proc = subprocess.Popen(
-        [str(exe), "run", "--path", str(tmp_path / "db"), "--port", str(port)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
+class ChromaServer:
+    """A ``chroma run`` process (from this venv) on a free port, which a test can stop."""
+
+    def __init__(self, path: Path) -> None:
+        self.exe = Path(sys.executable).parent / "chroma"
+        self.path = path
+        self.port = _free_port()
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        log = open(self.path / "chroma.log", "ab")
+        self.proc = subprocess.Popen(
+            [str(self.exe), "run", "--path", str(self.path / "db"), "--port", str(self.port)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        log.close()
         deadline = time.time() + 60
         while True:
             try:
-                chroma_client(host="localhost", port=port)
-                break
+                chroma_client(host="localhost", port=self.port)
+                return
             except Exception:
-                if proc.poll() is not None or time.time() > deadline:
-                    log.flush()
+                if self.proc.poll() is not None or time.time() > deadline:
                     raise RuntimeError(
-                        "chroma run did not start: " + (tmp_path / "chroma.log").read_text()[-2000:]
+                        "chroma run did not start: "
+                        + (self.path / "chroma.log").read_text()[-2000:]
                     ) from None
                 time.sleep(0.3)
-        yield port
-    finally:
-        proc.terminate()
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        self.proc.terminate()
         try:
-            proc.wait(timeout=15)
+            self.proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+
+
+@pytest.fixture()
+def server(tmp_path):
+    """A started ``chroma run`` server; stopped afterwards."""
+    srv = ChromaServer(tmp_path)
+    if not srv.exe.exists():
+        pytest.skip(f"no chroma CLI next to {sys.executable}")
+    srv.start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+@pytest.fixture()
+def chroma_server(server):
+    return server.port
 
 
 def test_view_search_through_http_client(chroma_server, tmp_path, encoder, drug_reviews):
@@ -98,7 +122,13 @@ def test_view_search_through_http_client(chroma_server, tmp_path, encoder, drug_
         ),
     )
     engine = ViewEngine(
-        ChromaSource(col), store, encoder=cached, device="cpu", metric="ip", page_size=8
+        ChromaSource(col),
+        store,
+        encoder=cached,
+        device="cpu",
+        metric="ip",
+        page_size=8,
+        max_staleness=0,
     )
     hits = engine.search("my acne cleared up", "condition", k=5, where={"condition": "Acne"})
     assert len(hits) == 5 and all(h.metadata["condition"] == "Acne" for h in hits)
@@ -108,9 +138,40 @@ def test_view_search_through_http_client(chroma_server, tmp_path, encoder, drug_
     assert [h.id for h in side.search(q, k=5)] == [
         h.id for h in engine.search("back pain all day", "condition", k=5)
     ]
-    # a document added on the server enters the view on the next search
+    # with max_staleness=0, a document added on the server enters the view on the next search
     embed_into_chroma(
         col, ["A brand new review about acne."], ["new-1"], [{"condition": "Acne"}], cached
     )
     top = engine.search("A brand new review about acne.", None, k=1)[0]
     assert top.id == "new-1" and np.isclose(top.score, 1.0, atol=1e-4)
+
+
+def test_a_server_that_goes_away_leaves_the_last_snapshot_serving(server, tmp_path, encoder):
+    cached = CachedEncoder(encoder)
+    texts = [
+        f"review {i}: the {w} cleared up after a week"
+        for i, w in enumerate(["acne", "rash", "pain", "cough", "fever", "itch"] * 3)
+    ]
+    col = open_chroma_collection(
+        "live",
+        host="localhost",
+        port=server.port,
+        create=True,
+        encoder_fingerprint=cached.fingerprint(),
+    )
+    embed_into_chroma(col, texts, [f"r{i}" for i in range(len(texts))], None, cached)
+    engine = ViewEngine(ChromaSource(col), {}, encoder=cached, device="cpu", max_staleness=0)
+    before = [h.id for h in engine.search("my acne cleared up", None, k=3)]
+    server.stop()
+    with pytest.warns(RuntimeWarning, match="serving the last snapshot"):
+        assert [h.id for h in engine.search("my acne cleared up", None, k=3)] == before
+    server.start()  # the same port and data: the next refresh recovers
+    embed_into_chroma(col, ["my acne cleared up"], ["new"], None, cached)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        hits = engine.search("my acne cleared up", None, k=3)
+    assert hits[0].id == "new"
+    stats = engine.refresh(full=True)  # nothing lost, nothing duplicated
+    assert stats.total == len(texts) + 1 == col.count()
+    ids, _ = engine.view_matrix(None)
+    assert sorted(ids) == sorted(col.get(include=[])["ids"])

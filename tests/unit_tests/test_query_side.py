@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from _views_helpers import make_head, unit_rows
 
+from gst_integrations.core.errors import StoreError
 from gst_integrations.core.hits import Candidate
 from gst_integrations.core.search.query_side import (
     QuerySideSearcher,
@@ -61,13 +62,36 @@ def test_cosine_path_reranks_and_recall_grows_with_overfetch():
     assert recalls[1] <= recalls[4] <= recalls[100]
 
 
-def test_cosine_without_vectors_warns_and_keeps_ip_order():
+def test_without_vectors_cosine_is_refused_and_ip_keeps_store_order():
     head = make_head(d=16, z=8)
     cands = [Candidate(id=f"c{i}", score=1.0 - i / 10) for i in range(8)]
     qs = QuerySideSearcher(head, lambda v, n: cands[:n], metric="cosine", overfetch=2)
-    with pytest.warns(UserWarning, match="cannot re-rank"):
-        hits = qs.search(unit_rows(1, 16)[0], k=3)
-    assert [h.id for h in hits] == ["c0", "c1", "c2"]
+    with pytest.raises(StoreError, match="vector_lookup"):  # never silently approximate
+        qs.search(unit_rows(1, 16)[0], k=3)
+    ip = QuerySideSearcher(head, lambda v, n: cands[:n], metric="ip", overfetch=2)
+    assert [h.id for h in ip.search(unit_rows(1, 16)[0], k=3)] == ["c0", "c1", "c2"]
+
+
+def test_blend_rewrites_one_query_and_reranks_exactly():
+    X = unit_rows(300, 16, seed=2)
+    ids = [str(i) for i in range(300)]
+    a, b = make_head(d=16, z=8, seed=1, name="a"), make_head(d=16, z=8, seed=2, name="b")
+    q = unit_rows(1, 16, seed=9)[0]
+    blend = {"a": (a, 0.6), "b": (b, 0.3), None: (None, 0.1)}
+    qs = QuerySideSearcher(blend, array_search_base(ids, X), metric="cosine", overfetch=300)
+
+    def cos(M: np.ndarray, v: np.ndarray) -> np.ndarray:
+        return (M @ v) / (np.linalg.norm(M, axis=1) * np.linalg.norm(v))
+
+    exact = (
+        0.6 * cos(X @ a.weight.T, a.weight @ q)
+        + 0.3 * cos(X @ b.weight.T, b.weight @ q)
+        + 0.1 * cos(X, q)
+    )
+    hits = qs.search(q, k=10)  # the over-fetch covers the corpus: this checks the arithmetic
+    assert [h.id for h in hits] == [ids[i] for i in np.argsort(-exact)[:10]]
+    assert hits[0].score == pytest.approx(float(exact.max()), abs=1e-5)
+    assert hits[0].view == "a*0.6+b*0.3+generic*0.1"
 
 
 def test_non_linear_head_is_refused():

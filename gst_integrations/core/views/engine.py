@@ -47,7 +47,6 @@ from gst_integrations.core.views.refresh import (
     RefreshStats,
     check_dimensions,
     read_changes,
-    stats_of,
 )
 from gst_integrations.core.views.rows import GENERIC, RowTable, ViewMatrix
 from gst_integrations.core.views.source import VectorSource
@@ -264,12 +263,13 @@ class ViewEngine:
                 )
             check_dimensions(changes, table.dim)
             prepared = self._prepare(changes, table)
+            # Counted before the lock: only this (single-flight) refresher changes the table.
+            new_ids = sum(1 for i in set(changes.ids()) if i not in table.row)
             with self._lock:
-                before = {"held": set(table.row)}
                 for page, X, sigs, per_view in prepared:
                     rows = table.assign_rows(page.ids)
                     table.write(rows, X, sigs, page.documents, page.metadatas, per_view)
-                before["removed"] = table.remove(sorted(changes.gone))
+                removed = table.remove(sorted(changes.gone))
                 if table.needs_compaction():
                     table.compact()
                 self._table = table
@@ -277,7 +277,14 @@ class ViewEngine:
                 self._refreshed_at = t0
                 if changes.full:
                     self._reconciled_at = t0
-            return stats_of(changes, table, before, time.monotonic() - t0)
+            return RefreshStats(
+                added=new_ids,
+                removed=removed,
+                total=table.alive_count(),
+                seconds=time.monotonic() - t0,
+                updated=len(set(changes.ids())) - new_ids,
+                full=changes.full,
+            )
 
     def _prepare(self, changes: Any, table: RowTable) -> list[tuple[Any, torch.Tensor, Any, dict]]:
         """Per page: base vectors on the device, signatures and every view's rows."""

@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
 
-import numpy as np
 from tqdm.auto import tqdm
 
 from gst_integrations.core.errors import DimensionMismatchError
@@ -142,22 +140,4 @@ def check_dimensions(changes: Changes, dim: int) -> None:
             )
 
 
-def stats_of(
-    changes: Changes, table: RowTable, before: dict[str, Any], seconds: float
-) -> RefreshStats:
-    """Counts of a refresh, from the ids it wrote and the rows held before it."""
-    held = before["held"]
-    ids = set(changes.ids())
-    added = sum(1 for i in ids if i not in held)
-    return RefreshStats(
-        added=added,
-        removed=before["removed"],
-        total=table.alive_count(),
-        seconds=seconds,
-        updated=len(ids) - added,
-        full=changes.full,
-    )
-
-
-__all__ = ["Changes", "RefreshStats", "check_dimensions", "read_changes", "stats_of"]
-_ = np  # numpy is used through Page.signatures
+__all__ = ["Changes", "RefreshStats", "check_dimensions", "read_changes"]

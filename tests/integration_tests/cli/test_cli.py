@@ -184,22 +184,15 @@ def test_fit_with_llm_labels(work, capsys, tmp_path, monkeypatch) -> None:
 
 
 def test_bench_prints_table(capsys, monkeypatch) -> None:
-    """The real benchmark code at toy sizes (the slow real-data parts are stubbed)."""
-    import numpy as np
-
-    from gst_integrations import fit_head
+    """The real store benchmark at a toy size (the re-encoding rate is stubbed)."""
     from gst_integrations.evaluation import bench as bench
 
-    rng = np.random.default_rng(0)
-    X = rng.normal(size=(60, 384)).astype(np.float32)
-    head = fit_head("toy", X, [str(i % 3) for i in range(60)], encoder=None)
-    monkeypatch.setattr(bench, "_fit_real_head", lambda *a, **k: head)
     rate = {"texts": 10, "seconds": 1.0, "per_second": 10.0}
     monkeypatch.setattr(bench, "measure_encode_rate", lambda *a, **k: rate)
-    code, out, err = run(capsys, "bench", "--sizes", "2000", "--chroma-rows", "0",
-                         "--no-quality", "--device", "cpu")  # fmt: skip
+    code, out, err = run(capsys, "bench", "--sizes", "3000", "--device", "cpu")
     assert code == 0, err
-    assert "| 2,000 |" in out and "view switch" in out and "machine:" in out
+    assert "| 3,000 |" in out and "view switch cold" in out and "machine:" in out
+    assert "refresh, no change" in out and "base matrix" in out
 
 
 def test_help_and_usage_errors(capsys) -> None:

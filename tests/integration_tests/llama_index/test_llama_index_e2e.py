@@ -33,6 +33,7 @@ from gst_integrations.llama_index import (
     GSTRetriever,
     view_query_engine,
     view_router_retriever,
+    view_selector,
     view_tools,
 )
 from gst_integrations.stores import open_chroma_collection
@@ -233,7 +234,9 @@ async def test_a_retriever_tool_async(li_retriever) -> None:
     ],
 )
 def test_router_picks_the_view_from_instructions(li_retriever, question: str, view: str) -> None:
-    router = view_router_retriever(li_retriever, similarity_top_k=4)
+    router = view_router_retriever(
+        li_retriever, similarity_top_k=4, selector=view_selector(li_retriever), llm=MockLLM()
+    )
     nodes = router.retrieve(question)
     assert len(nodes) == 4
     assert {n.node.metadata["gst_view"] for n in nodes} == {view}
@@ -245,7 +248,7 @@ def test_query_engine_answers_with_sources_from_the_view(li_retriever) -> None:
     assert isinstance(str(response), str)
     assert len(response.source_nodes) == 3
     assert {n.node.metadata["gst_view"] for n in response.source_nodes} == {"rating"}
-    routed = view_query_engine(li_retriever, route=True, similarity_top_k=2)
+    routed = view_query_engine(li_retriever, route=True, similarity_top_k=2, llm=MockLLM())
     response = routed.query("Which condition is the patient treating? Reviews about insomnia.")
     assert {n.node.metadata["gst_view"] for n in response.source_nodes} == {"condition"}
 

@@ -70,3 +70,30 @@ async def test_view_choice_tool_async(retriever: GSTVectorStoreRetriever) -> Non
 def test_tool_names_are_provider_safe() -> None:
     assert tool_name("Which condition? (v2)") == "search_by_Which_condition_v2"
     assert len(tool_name("x" * 100)) == 64
+
+
+def test_view_choice_tool_traces_the_retriever_run_and_blends(
+    retriever: GSTVectorStoreRetriever,
+) -> None:
+    from langchain_core.callbacks import BaseCallbackHandler
+
+    class Recorder(BaseCallbackHandler):
+        def __init__(self) -> None:
+            self.events: list[str] = []
+
+        def on_tool_start(self, *args, **kwargs) -> None:
+            self.events.append("tool")
+
+        def on_retriever_start(self, *args, **kwargs) -> None:
+            self.events.append("retriever")
+
+    recorder = Recorder()
+    tool = view_choice_tool(retriever)
+    tool.invoke({"query": QUERY, "view": "condition"}, config={"callbacks": [recorder]})
+    assert recorder.events == ["tool", "retriever"]  # the retriever run sits under the tool's
+    blended = tool.invoke(
+        {"query": QUERY, "view": "condition", "weights": {"condition": 0.7, "generic": 0.3}}
+    )
+    expected = retriever.invoke(QUERY, view={"condition": 0.7, None: 0.3})
+    assert blended == "\n\n".join(d.page_content for d in expected)
+    assert expected[0].metadata["gst_view"] == "condition*0.7+generic*0.3"

@@ -281,13 +281,13 @@ def test_router_selectors(retriever) -> None:
     router = view_router_retriever(retriever, llm=PickSecond(), similarity_top_k=3)
     nodes = router.retrieve("anything")
     assert len(nodes) == 3 and {n.node.metadata["gst_view"] for n in nodes} == {"shape"}
-    offline = view_router_retriever(retriever, similarity_top_k=3)
+    offline = view_router_retriever(retriever, similarity_top_k=3, llm=MockLLM())
     nodes = offline.retrieve("What colour is the thing? red")
     assert {n.node.metadata["gst_view"] for n in nodes} == {"colour"}
 
 
 def test_query_engine(retriever) -> None:
-    engine = view_query_engine(retriever, view="colour", similarity_top_k=2)
+    engine = view_query_engine(retriever, view="colour", similarity_top_k=2, llm=MockLLM())
     response = engine.query("a green round thing")
     assert len(response.source_nodes) == 2
     assert all(n.node.metadata["colour"] == "green" for n in response.source_nodes)
@@ -328,3 +328,21 @@ def test_chroma_index_built_with_any_base_embedding(corpus) -> None:
     assert [n.node.metadata["shape"] for n in nodes] == ["square"] * 5
     assert {n.node.node_id for n in nodes} <= set(corpus["ids"])
     client.delete_collection("any_embedding")
+
+
+def test_router_and_query_engine_never_fall_back_to_a_mock_llm(retriever, monkeypatch) -> None:
+    from llama_index.core import Settings
+
+    from gst_integrations.core.errors import GSTError
+
+    def no_default_llm() -> None:
+        raise ImportError("llama-index-llms-openai is not installed")
+
+    monkeypatch.setattr(Settings, "_llm", None)
+    monkeypatch.setattr("llama_index.core.settings.resolve_llm", lambda *a, **k: no_default_llm())
+    with pytest.raises(GSTError, match="Settings.llm"):
+        view_query_engine(retriever, view="colour")
+    with pytest.raises(GSTError, match="needs an LLM"):
+        view_router_retriever(retriever)
+    monkeypatch.setattr(Settings, "_llm", PickSecond())  # the globally configured LLM is used
+    assert view_query_engine(retriever, view="colour")._response_synthesizer._llm is Settings.llm

@@ -1,0 +1,239 @@
+"""What a user meets on a live Chroma store, end to end, with the baseline in the same run.
+
+For each size N: a persistent (embedded) Chroma collection holds N unit base vectors (random
+vectors: speed only, never quality or recall) with short documents and metadata, written
+with revisions as ``embed_into_chroma`` writes them. Then, on a fresh ``ViewEngine``:
+
+* **view switch, cold**: the first search in a view, which reads the store once (rows/s);
+* **view switch, warm**: the first search in a second view, and after a refit (one
+  transform of the base vectors held on the device), against re-encoding N texts with the
+  base encoder (rate measured on real texts in the same run, extrapolated linearly);
+* **refresh**: with no change, after 1 update and after 1,000 updates;
+* **query latency** p50/p95 alone and with a concurrent writer, and the longest search
+  while a 1,000-update refresh runs;
+* **memory** per component: base matrix, each view, rows, catalogue.
+"""
+
+from __future__ import annotations
+
+import shutil
+import statistics
+import tempfile
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from gst_integrations.core.device import resolve_device
+from gst_integrations.core.views.engine import ViewEngine
+from gst_integrations.core.views.source import REV_KEY, new_revision
+from gst_integrations.stores.chroma import ChromaSource, chroma_client
+
+D = 384
+
+
+def _unit(n: int, seed: int) -> np.ndarray:
+    X = np.random.default_rng(seed).standard_normal((n, D)).astype(np.float32)
+    return X / np.linalg.norm(X, axis=1, keepdims=True)
+
+
+def _rows(start: int, n: int, rev: int) -> tuple[list[str], list[str], list[dict[str, Any]]]:
+    ids = [f"id{i}" for i in range(start, start + n)]
+    docs = [f"document {i}" for i in range(start, start + n)]
+    metas = [{"group": i % 7, REV_KEY: rev} for i in range(start, start + n)]
+    return ids, docs, metas
+
+
+def fill_collection(path: str, n: int, batch: int = 5000) -> Any:
+    """A persistent collection of n random unit vectors (a cheap HNSW: views do not use it)."""
+    client = chroma_client(path)
+    col = client.create_collection(
+        f"bench{n}",
+        embedding_function=None,
+        metadata={"hnsw:space": "cosine", "hnsw:construction_ef": 32, "hnsw:M": 8},
+    )
+    rev = new_revision()
+    for s in range(0, n, batch):
+        m = min(batch, n - s)
+        ids, docs, metas = _rows(s, m, rev)
+        col.add(ids=ids, embeddings=_unit(m, seed=s), documents=docs, metadatas=metas)
+    return col
+
+
+def _linear_head(seed: int, z: int = 26) -> Any:
+    from gst_integrations import Head
+    from gst_integrations.core.heads.families import build_head_module
+    from gst_integrations.core.heads.persistence import FORMAT_VERSION
+
+    torch.manual_seed(seed)
+    module = build_head_module("lda", D, z)
+    card = {
+        "format": "gst-head",
+        "format_version": FORMAT_VERSION,
+        "name": f"view{seed}",
+        "instruction": "benchmark",
+        "label_names": ["a", "b"],
+        "in_dim": D,
+        "out_dim": z,
+        "options": {"family": "lda", "hidden_dim": 512},
+        "encoder": None,
+        "metrics": {},
+    }
+    return Head(module, card, device="cpu")
+
+
+def _timed(fn: Any) -> tuple[Any, float]:
+    t = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - t
+
+
+def _latencies(engine: ViewEngine, view: str, queries: np.ndarray) -> list[float]:
+    out = []
+    for q in queries:
+        t = time.perf_counter()
+        engine.search_by_vector(q, view, k=10)
+        out.append(time.perf_counter() - t)
+    return out
+
+
+def _pct(values: Sequence[float], p: float) -> float:
+    return float(np.percentile(values, p)) * 1e3
+
+
+def bench_store(
+    n: int, encode_rate: float, device: str = "cpu", n_queries: int = 200, workdir: str = ""
+) -> dict[str, Any]:
+    """Every figure of the module docstring for one size N."""
+    root = workdir or tempfile.mkdtemp(prefix="gst-bench-")
+    try:
+        col, fill_s = _timed(lambda: fill_collection(root, n))
+        heads = {"a": _linear_head(1), "b": _linear_head(2)}
+        engine = ViewEngine(
+            ChromaSource(col),
+            dict(heads),
+            encoder=None,
+            device=resolve_device(device),
+            max_staleness=3600,
+            reconcile_every=1e9,
+            page_size=5000,
+        )
+        q = _unit(n_queries, seed=10**6)
+        _, cold = _timed(lambda: engine.search_by_vector(q[0], "a", k=10))
+        _, warm = _timed(lambda: engine.search_by_vector(q[0], "b", k=10))
+        engine.register("a", _linear_head(3))  # a refit of view a
+        _, refit = _timed(lambda: engine.search_by_vector(q[0], "a", k=10))
+        transform_alone = _timed(lambda: heads["b"].transform_tensor(engine._table.base[:n]))[1]
+        reencode = n / encode_rate
+        alone = _latencies(engine, "b", q)
+        none_s = engine.refresh().seconds
+
+        def update(m: int, start: int) -> float:
+            ids, docs, metas = _rows(start, m, new_revision())
+            col.upsert(
+                ids=ids, embeddings=_unit(m, seed=start + 7), documents=docs, metadatas=metas
+            )
+            return engine.refresh().seconds
+
+        one_s = update(1, 11)
+        thousand_s = update(1000, 1000)
+        # The longest search while a 1,000-update refresh runs in another thread.
+        ids, docs, metas = _rows(5000, 1000, new_revision())
+        col.upsert(ids=ids, embeddings=_unit(1000, seed=99), documents=docs, metadatas=metas)
+        during: list[float] = []
+        refresher = threading.Thread(target=engine.refresh)
+        refresher.start()
+        while refresher.is_alive() or not during:
+            during += _latencies(engine, "b", q[:5])
+        refresher.join()
+        # Queries with a writer upserting 10 rows every 50 ms, max_staleness 1 s.
+        engine.max_staleness = 1.0
+        stop = threading.Event()
+
+        def writer() -> None:
+            i = 0
+            while not stop.is_set():
+                r_ids, r_docs, r_metas = _rows(20_000 + 10 * (i % 100), 10, new_revision())
+                col.upsert(
+                    ids=r_ids, embeddings=_unit(10, seed=i), documents=r_docs, metadatas=r_metas
+                )
+                i += 1
+                time.sleep(0.05)
+
+        w = threading.Thread(target=writer)
+        w.start()
+        with_writer = _latencies(engine, "b", q)
+        stop.set()
+        w.join()
+        memory = {k: v / 2**20 for k, v in engine.memory().items()}
+        return {
+            "n": n,
+            "fill_s": fill_s,
+            "cold_switch_s": cold,
+            "cold_rows_per_s": n / cold,
+            "warm_switch_s": warm,
+            "refit_switch_s": refit,
+            "transform_alone_s": transform_alone,
+            "reencode_s": reencode,
+            "warm_ratio": reencode / warm,
+            "cold_ratio": reencode / cold,
+            "refresh_none_s": none_s,
+            "refresh_1_s": one_s,
+            "refresh_1000_s": thousand_s,
+            "p50_ms": _pct(alone, 50),
+            "p95_ms": _pct(alone, 95),
+            "p50_ms_writer": _pct(with_writer, 50),
+            "p95_ms_writer": _pct(with_writer, 95),
+            "max_ms_during_refresh": max(during) * 1e3,
+            "median_ms_during_refresh": statistics.median(during) * 1e3,
+            "memory_mb": memory,
+        }
+    finally:
+        if not workdir:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+def format_store_table(rows: list[dict[str, Any]], machine: str) -> str:
+    """Markdown tables of ``bench_store`` results."""
+    out = [
+        f"Measured on {machine}. Random unit vectors in an embedded persistent Chroma "
+        "collection (speed only); re-encoding extrapolated from the rate measured on real "
+        "texts in the same run.",
+        "",
+        "| N | view switch cold (store read) | rows/s | warm switch | refit | transform alone "
+        "| re-encoding N | warm ratio | cold ratio |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        out.append(
+            f"| {r['n']:,} | {r['cold_switch_s']:.2f} s | {r['cold_rows_per_s']:,.0f} "
+            f"| {r['warm_switch_s']:.3f} s | {r['refit_switch_s']:.3f} s "
+            f"| {r['transform_alone_s']:.3f} s | {r['reencode_s']:,.0f} s "
+            f"| {r['warm_ratio']:,.0f}x | {r['cold_ratio']:,.0f}x |"
+        )
+    out += [
+        "",
+        "| N | refresh, no change | after 1 update | after 1,000 | query p50 / p95 "
+        "| with a writer p50 / p95 | longest search during a refresh |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        out.append(
+            f"| {r['n']:,} | {r['refresh_none_s']:.3f} s | {r['refresh_1_s']:.3f} s "
+            f"| {r['refresh_1000_s']:.3f} s | {r['p50_ms']:.1f} / {r['p95_ms']:.1f} ms "
+            f"| {r['p50_ms_writer']:.1f} / {r['p95_ms_writer']:.1f} ms "
+            f"| {r['max_ms_during_refresh']:.1f} ms |"
+        )
+    out += [
+        "",
+        "| N | " + " | ".join(rows[0]["memory_mb"]) + " |",
+        "|---|" + "---|" * len(rows[0]["memory_mb"]),
+    ]
+    for r in rows:
+        out.append(
+            f"| {r['n']:,} | " + " | ".join(f"{v:,.1f} MB" for v in r["memory_mb"].values()) + " |"
+        )
+    return "\n".join(out)

@@ -1,0 +1,243 @@
+"""Stored base vectors of candidate nodes, read from a LlamaIndex vector store by its type.
+
+The query-side path (``GSTRetriever.from_vector_store`` / ``from_index(query_side=True)``)
+re-ranks over-fetched candidates exactly on their stored *base* vectors. Nodes that already
+carry ``.embedding`` need nothing more; for the others each supported store type has one
+adapter, chosen by ``isinstance`` (never by probing attributes: a pymongo ``Collection``,
+for one, answers every attribute name):
+
+==============================================  ==============================================
+store                                           how its vectors are read
+==============================================  ==============================================
+``ChromaVectorStore``                           public ``client`` (its chromadb collection):
+                                                ``client.get(ids, include=["embeddings"])``
+``SimpleVectorStore``                           public ``get(node_id)``
+``MilvusVectorStore``                           public ``client.get(collection_name, ids,
+                                                output_fields=[embedding_field])``
+any other ``BasePydanticVectorStore``           public ``get_nodes(node_ids=...)``, when the
+                                                store implements it and fills ``.embedding``
+==============================================  ==============================================
+
+Anything else needs ``vector_lookup=``: a callable ``nodes -> (len(nodes), d)`` array of
+the nodes' stored base vectors, in order, or ``"reencode"`` to re-encode each node's
+embedding text (``get_content(MetadataMode.EMBED)``, what ``VectorStoreIndex`` embeds)
+through the cached base encoder; that is approximate if the nodes were embedded another
+way, so it is an explicit opt-in and warns once per store. Without either, a cosine view
+raises a ``StoreError`` naming the option: it is never silently ranked by another order.
+
+Framework classes are imported lazily, and only when their package is already loaded (a
+store of that class cannot exist otherwise), so a missing optional package costs nothing.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import warnings
+import weakref
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+from llama_index.core.schema import BaseNode
+from llama_index.core.vector_stores.simple import SimpleVectorStore
+from llama_index.core.vector_stores.types import BasePydanticVectorStore
+
+from gst_integrations.core.errors import StoreError
+
+#: ``vector_lookup="reencode"``: re-encode candidate nodes (approximate; warns once per store).
+REENCODE = "reencode"
+
+#: A user vector lookup: nodes -> (len(nodes), d) stored base vectors, in order.
+VectorLookup = Callable[[Sequence[BaseNode]], Any]
+
+#: What a store adapter returns: id -> stored vector for the ids it holds, or None when the
+#: store cannot give vectors at all.
+Found = dict[str, np.ndarray] | None
+
+
+def _loaded_class(module: str, name: str) -> type | None:
+    """``module.name`` if its package is already imported (else no store can be one)."""
+    if module not in sys.modules:
+        return None
+    try:
+        cls = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError):
+        return None
+    return cls if isinstance(cls, type) else None
+
+
+def chroma_store_class() -> type | None:
+    """``ChromaVectorStore`` if llama-index-vector-stores-chroma is loaded."""
+    return _loaded_class("llama_index.vector_stores.chroma", "ChromaVectorStore")
+
+
+def is_chroma_store(store: Any) -> bool:
+    """Whether ``store`` is a LlamaIndex ``ChromaVectorStore`` (by type)."""
+    cls = chroma_store_class()
+    return cls is not None and isinstance(store, cls)
+
+
+def chroma_collection(store: Any) -> Any:
+    """The chromadb collection of a ``ChromaVectorStore`` (its public ``client``)."""
+    return store.client
+
+
+# -- one adapter per store type -----------------------------------------------------------
+def _as_vector(vec: Any) -> np.ndarray | None:
+    return None if vec is None else np.asarray(vec, np.float32)
+
+
+def chroma_vectors(store: Any, ids: Sequence[str]) -> Found:
+    """``ChromaVectorStore``: one batched ``get`` on its public ``client`` (the collection)."""
+    got = chroma_collection(store).get(ids=list(ids), include=["embeddings"])
+    found = {i: _as_vector(v) for i, v in zip(got["ids"], got["embeddings"], strict=True)}
+    return {i: v for i, v in found.items() if v is not None}
+
+
+def simple_vectors(store: Any, ids: Sequence[str]) -> Found:
+    """``SimpleVectorStore``: its public ``get(node_id)`` (KeyError for an id it lacks)."""
+    out: dict[str, np.ndarray] = {}
+    for i in ids:
+        try:
+            vec = store.get(i)
+        except KeyError:  # deleted since the query
+            continue
+        if vec is not None:
+            out[i] = np.asarray(vec, np.float32)
+    return out
+
+
+def milvus_vectors(store: Any, ids: Sequence[str]) -> Found:
+    """``MilvusVectorStore``: one public ``client.get`` of the embedding field by id.
+
+    Its primary key is the node id (field ``id`` in llama-index-vector-stores-milvus).
+    """
+    from llama_index.vector_stores.milvus.base import MILVUS_ID_FIELD
+
+    field = store.embedding_field
+    rows = store.client.get(store.collection_name, ids=list(ids), output_fields=[field])
+    found = {str(r[MILVUS_ID_FIELD]): _as_vector(r.get(field)) for r in rows}
+    return {i: v for i, v in found.items() if v is not None}
+
+
+def get_nodes_vectors(store: Any, ids: Sequence[str]) -> Found:
+    """Any ``BasePydanticVectorStore``: its public ``get_nodes(node_ids=...)``.
+
+    None (no vectors to be had) when the store does not implement ``get_nodes`` or returns
+    nodes without ``.embedding``.
+    """
+    try:
+        nodes = store.get_nodes(node_ids=list(ids))
+    except NotImplementedError:
+        return None
+    out: dict[str, np.ndarray] = {}
+    for node in nodes or []:
+        if node.embedding is None:
+            return None  # this store does not return vectors
+        out[node.node_id] = np.asarray(node.embedding, np.float32)
+    return out
+
+
+def _adapters() -> list[tuple[type, Callable[[Any, Sequence[str]], Found]]]:
+    """(store class, adapter) of every supported store, most specific first."""
+    out: list[tuple[type, Callable[[Any, Sequence[str]], Found]]] = []
+    chroma = chroma_store_class()
+    if chroma is not None:
+        out.append((chroma, chroma_vectors))
+    out.append((SimpleVectorStore, simple_vectors))
+    milvus = _loaded_class("llama_index.vector_stores.milvus", "MilvusVectorStore")
+    if milvus is not None:
+        out.append((milvus, milvus_vectors))
+    out.append((BasePydanticVectorStore, get_nodes_vectors))
+    return out
+
+
+def adapter_for(store: Any) -> Callable[[Any, Sequence[str]], Found] | None:
+    """The adapter of a supported store type (by ``isinstance``), or None."""
+    for cls, adapter in _adapters():
+        if isinstance(store, cls):
+            return adapter
+    return None
+
+
+def store_vectors(store: Any, ids: Sequence[str]) -> Found:
+    """Stored vectors of ``ids`` read by the store's type: {id: vector} for the ids it
+    holds, or None when this store type gives no vectors."""
+    adapter = adapter_for(store)
+    if adapter is None or not ids:
+        return None if adapter is None else {}
+    return adapter(store, ids)
+
+
+def user_vectors(lookup: VectorLookup, nodes: Sequence[BaseNode]) -> list[np.ndarray]:
+    """Call a user ``vector_lookup`` and check it returned one vector per node."""
+    got = lookup(nodes)
+    if got is None:
+        raise StoreError(
+            "vector_lookup returned None: it must return the nodes' stored base vectors, a "
+            "(len(nodes), d) array in the nodes' order"
+        )
+    rows = [np.asarray(v, dtype=np.float32) for v in got]
+    if len(rows) != len(nodes) or any(r.ndim != 1 for r in rows):
+        raise StoreError(
+            f"vector_lookup must return a (len(nodes), d) array, one row per node in order; "
+            f"got {len(rows)} rows for {len(nodes)} nodes"
+        )
+    return rows
+
+
+def no_vectors_error(store: Any) -> StoreError:
+    """The error for a cosine view over a store whose stored vectors cannot be read."""
+    kind = f"{type(store).__module__}.{type(store).__qualname__}"
+    return StoreError(
+        f"cannot read stored base vectors from a {kind}: its query results carry no "
+        "embeddings and it offers no supported way to read them by id (ChromaVectorStore, "
+        "SimpleVectorStore, MilvusVectorStore, or get_nodes() returning embeddings). A cosine "
+        "view re-ranks candidates exactly on their stored base vectors, so pass "
+        "vector_lookup=<callable nodes -> (len(nodes), d) array of the nodes' stored base "
+        "vectors, in order> to GSTRetriever.from_vector_store / from_index, or "
+        "vector_lookup='reencode' to re-encode the nodes' embedding text with the base "
+        "encoder (approximate unless the index embedded exactly that text)"
+    )
+
+
+_WARNED: weakref.WeakSet[Any] = weakref.WeakSet()
+_WARNED_IDS: set[int] = set()  # stores that cannot be weakly referenced
+
+
+def warn_reencode_once(store: Any) -> None:
+    """The one warning per store that ``vector_lookup="reencode"`` is approximate."""
+    try:
+        if store in _WARNED:
+            return
+        _WARNED.add(store)
+    except TypeError:
+        if id(store) in _WARNED_IDS:
+            return
+        _WARNED_IDS.add(id(store))
+    warnings.warn(
+        f"vector_lookup='reencode': candidate vectors for the {type(store).__name__} are "
+        "re-encoded from each node's embedding text with the base encoder, not read from "
+        "the store. The view re-rank is approximate if the index embedded anything else; "
+        "pass a vector_lookup callable that reads the stored vectors for an exact re-rank",
+        UserWarning,
+        stacklevel=3,
+    )
+
+
+__all__ = [
+    "REENCODE",
+    "VectorLookup",
+    "adapter_for",
+    "chroma_collection",
+    "chroma_vectors",
+    "get_nodes_vectors",
+    "is_chroma_store",
+    "milvus_vectors",
+    "no_vectors_error",
+    "simple_vectors",
+    "store_vectors",
+    "user_vectors",
+    "warn_reencode_once",
+]
