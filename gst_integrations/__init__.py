@@ -20,6 +20,7 @@ from gst_integrations.core.heads.store import HeadStore
 from gst_integrations.core.hits import SearchHit
 from gst_integrations.core.search.query_side import QuerySideSearcher, rewrite_query
 from gst_integrations.core.views.engine import RefreshStats, ViewEngine
+from gst_integrations.core.views.fit import fit_view
 from gst_integrations.core.views.source import ArraySource, VectorSource
 
 __version__ = "0.1.0"
@@ -42,6 +43,7 @@ __all__ = [
     "as_encoder",
     "default_encoder",
     "fit_head",
+    "fit_view",
     "load_head",
     "rewrite_query",
 ]

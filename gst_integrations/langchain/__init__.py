@@ -6,6 +6,7 @@ over base vectors stored once in Chroma; ``GSTVectorStoreRetriever`` reaches any
 """
 
 from gst_integrations.langchain.embeddings import GSTEmbeddings
+from gst_integrations.langchain.fit import fit_view
 from gst_integrations.langchain.retriever import (
     SCORE_KEY,
     VIEW_KEY,
@@ -16,6 +17,7 @@ from gst_integrations.langchain.retriever import (
 from gst_integrations.langchain.tools import describe_view, tool_name, view_choice_tool, view_tools
 
 __all__ = [
+    "fit_view",
     "SCORE_KEY",
     "VIEW_KEY",
     "BaseViewRetriever",

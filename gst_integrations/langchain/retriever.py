@@ -47,6 +47,7 @@ from gst_integrations.langchain.vector_lookup import (
     adapter_for,
     chroma_collection,
     document_ids,
+    filter_kwargs,
     lookup_vectors,
     no_vectors_error,
     user_vectors,
@@ -280,7 +281,8 @@ class GSTVectorStoreRetriever(BaseViewRetriever):
     a callable ``docs -> (len(docs), d)`` stored base vectors, or ``"reencode"`` to
     re-encode candidate texts through the cached base encoder (approximate when the store
     embedded more than the text; it warns once). Without it such a store is refused with a
-    ``StoreError``. ``filter`` is passed to the store as its own filter argument.
+    ``StoreError``. ``filter`` is passed to the store as its own filter argument
+    (``expr=`` for langchain-milvus: a Milvus expression such as ``'condition == "Acne"'``).
     """
 
     vectorstore: VectorStore
@@ -318,7 +320,9 @@ class GSTVectorStoreRetriever(BaseViewRetriever):
         if self.vector_lookup is None and adapter_for(self.vectorstore) is None:
             raise no_vectors_error(self.vectorstore)  # fail now, not on the first view search
         # Heads are checked when their view is first used: a corrupt or non-linear head
-        # breaks only its own view, with an error that names it.
+        # breaks only its own view, with an error that names it. The default view: now.
+        if isinstance(self.view, str):
+            self._checked_head(self.view)
 
     def views(self) -> list[str]:
         return view_names(self.heads)
@@ -350,7 +354,7 @@ class GSTVectorStoreRetriever(BaseViewRetriever):
         """The store's n nearest documents to a base-space vector, with their base vectors."""
         from gst_integrations.core.hits import Candidate
 
-        extra = {"filter": filter} if filter is not None else {}
+        extra = filter_kwargs(self.vectorstore, filter)
         docs = self.vectorstore.similarity_search_by_vector(vector.tolist(), k=n, **extra)
         ids = document_ids(self.vectorstore, docs)
         vecs = self._stored_vectors(docs)
@@ -383,7 +387,7 @@ class GSTVectorStoreRetriever(BaseViewRetriever):
             )
         q = self._encoder.encode_query([query])[0]
         if view is None:  # base vectors: the store's own ranking
-            extra = {"filter": filter} if filter is not None else {}
+            extra = filter_kwargs(self.vectorstore, filter)
             docs = self.vectorstore.similarity_search_by_vector(q.tolist(), k=k, **extra)
             ids = document_ids(self.vectorstore, docs)
             return [

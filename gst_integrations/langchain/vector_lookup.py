@@ -60,6 +60,8 @@ class StoreAdapter:
     """The store's own ids of documents it returned (None where a document has none)."""
     vectors: Callable[[Any, Sequence[Document]], Vectors]
     """Stored vectors of documents, in order; None for an id the store no longer holds."""
+    filter_arg: str = "filter"
+    """The keyword its ``similarity_search_by_vector`` takes its own filter by."""
 
 
 # -- one adapter per store type -----------------------------------------------------------
@@ -149,7 +151,8 @@ def milvus_vectors(store: Any, docs: Sequence[Document]) -> Vectors:
 
 _IN_MEMORY = StoreAdapter("InMemoryVectorStore", _document_ids, in_memory_vectors)
 _CHROMA = StoreAdapter("langchain_chroma.Chroma", _document_ids, chroma_vectors)
-_MILVUS = StoreAdapter("langchain_milvus.Milvus", milvus_ids, milvus_vectors)
+# langchain-milvus filters by a boolean expression string, ``expr='condition == "Acne"'``.
+_MILVUS = StoreAdapter("langchain_milvus.Milvus", milvus_ids, milvus_vectors, "expr")
 
 #: (module, class name, adapter) of every supported store, most specific first.
 _KNOWN: tuple[tuple[str, str, StoreAdapter], ...] = (
@@ -211,6 +214,15 @@ def document_ids(store: Any, docs: Sequence[Document]) -> list[Any]:
     """The store's ids of ``docs`` (``Document.id``, or where the store keeps them)."""
     adapter = adapter_for(store)
     return adapter.ids(store, docs) if adapter is not None else _document_ids(store, docs)
+
+
+def filter_kwargs(store: Any, filter: Any) -> dict[str, Any]:
+    """The store's own filter as keyword arguments of its ``similarity_search_by_vector``
+    (``filter=`` for most stores, ``expr=`` for langchain-milvus); {} for no filter."""
+    if filter is None:
+        return {}
+    adapter = adapter_for(store)
+    return {adapter.filter_arg if adapter is not None else "filter": filter}
 
 
 def lookup_vectors(store: Any, docs: Sequence[Document]) -> Vectors:
@@ -276,6 +288,7 @@ __all__ = [
     "chroma_collection",
     "chroma_vectors",
     "document_ids",
+    "filter_kwargs",
     "in_memory_vectors",
     "lookup_vectors",
     "milvus_ids",

@@ -64,3 +64,16 @@ def test_reload_when_file_changes_and_remove(tmp_path):
     assert store.get("v") is not first and store.get("v").out_dim == 4
     store.remove("v")
     assert "v" not in store and len(store) == 0
+
+
+def test_a_replaced_file_is_noticed_within_one_mtime_tick(tmp_path):
+    store = HeadStore(tmp_path, device="cpu")
+    store.save("v", make_head(seed=1, z=8))
+    first = store.get("v")
+    path = tmp_path / "v.safetensors"
+    tick = path.stat().st_mtime_ns
+    HeadStore(tmp_path, device="cpu").save("v", make_head(seed=2, z=8))  # same size
+    os.utime(path, ns=(tick, tick))  # the same mtime, as two saves within one tick
+    second = store.get("v")
+    assert second is not first
+    np.testing.assert_array_equal(second.weight, make_head(seed=2, z=8).weight)

@@ -11,6 +11,7 @@ rename on save, and loading reads JSON and raw tensors only: nothing is unpickle
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ class Head:
 
     def __init__(self, module: torch.nn.Module, card: dict[str, Any], device: Any = "auto"):
         self.card = card
+        self._warned_unknown = False  # a head of an unknown encoder warns once
         self.device = resolve_device(device)
         self.module = module.to(self.device).eval()
         for p in self.module.parameters():
@@ -108,6 +110,15 @@ class Head:
         mine = self.fingerprint
         if mine is not None:
             mine.require_same(other, what=f"vectors of encoder {other.name!r}")
+        elif not self._warned_unknown:
+            self._warned_unknown = True
+            warnings.warn(
+                f"head {self.name or self.instruction!r} records no base encoder (fitted with "
+                "encoder=None), so it cannot tell whether vectors of "
+                f"{other.name!r} are the ones it was fitted on; only the dimension is checked",
+                UserWarning,
+                stacklevel=3,
+            )
 
     def _encoder_name(self) -> str:
         fp = self.fingerprint

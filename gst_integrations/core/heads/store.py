@@ -20,6 +20,14 @@ SUFFIX = ".safetensors"
 _NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 
+def _identity(path: Path) -> tuple[int, ...]:
+    """What changes when a head file is replaced: inode (saves rename a new file over the
+    old), size, and modification and change times in ns. An mtime tick alone is too coarse:
+    two saves within one tick would serve the stale head."""
+    st = path.stat()
+    return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
 def check_view_name(name: str) -> str:
     """Return ``name`` if it is a valid view name (letters, digits, ``_ . -``)."""
     if not isinstance(name, str) or not _NAME.match(name) or name in (".", ".."):
@@ -34,7 +42,7 @@ class HeadStore:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self.device = device
-        self._cache: dict[str, tuple[float, Head]] = {}
+        self._cache: dict[str, tuple[tuple[int, ...], Head]] = {}
         self._lock = threading.Lock()
 
     def path(self, name: str) -> Path:
@@ -44,7 +52,7 @@ class HeadStore:
         """Write ``head`` under ``name`` (atomic rename) and cache it."""
         path = head.save(self.path(name))
         with self._lock:
-            self._cache[name] = (path.stat().st_mtime, head)
+            self._cache[name] = (_identity(path), head)
         return path
 
     def names(self) -> list[str]:
@@ -56,10 +64,10 @@ class HeadStore:
         )
 
     def get(self, name: str) -> Head:
-        """The head called ``name``; reloaded when its file changed since it was cached."""
+        """The head called ``name``; reloaded when its file was replaced since it was cached."""
         path = self.path(name)
         try:
-            mtime = path.stat().st_mtime
+            ident = _identity(path)
         except FileNotFoundError:
             with self._lock:
                 self._cache.pop(name, None)
@@ -69,11 +77,11 @@ class HeadStore:
             ) from None
         with self._lock:
             cached = self._cache.get(name)
-        if cached is not None and cached[0] == mtime:
+        if cached is not None and cached[0] == ident:
             return cached[1]
         head = load_head(path, device=self.device)  # HeadFileError for a bad file
         with self._lock:
-            self._cache[name] = (mtime, head)
+            self._cache[name] = (ident, head)
         return head
 
     def cards(self) -> dict[str, dict[str, Any]]:

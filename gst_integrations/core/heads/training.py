@@ -90,7 +90,7 @@ def fit_head(
     base_vectors: Any,
     labels: Sequence[Any],
     *,
-    encoder: Any = "default",
+    encoder: Any = None,
     name: str | None = None,
     device: Any = "auto",
     show_progress: bool = False,
@@ -101,9 +101,10 @@ def fit_head(
 
     ``labels`` has one entry per vector; ``None`` marks an unlabelled text (what
     ``LLMLabeler`` gives for dropped answers) and is left out. ``encoder`` names the base
-    encoder that made the vectors ("default" is the offline all-MiniLM-L6-v2; pass the
-    encoder object, its fingerprint, or None for unknown) so the head can refuse vectors
-    of another encoder later. ``options`` are ``HeadOptions`` fields; ``loss`` may be a
+    encoder that made the vectors: the encoder object, its fingerprint (a store records
+    one: ``fit_view`` passes it), or "default" for the offline all-MiniLM-L6-v2. It is never
+    guessed: with None the card records an unknown encoder, and later checks warn once
+    instead of refusing vectors. ``options`` are ``HeadOptions`` fields; ``loss`` may be a
     name or your own loss module or callable ``(z, y) -> scalar``, and ``family`` any name
     registered with ``register_head_family``. ``module`` trains your own torch module
     (d -> z) instead of a family's; load its head with ``load_head(path, module=...)``.
@@ -161,6 +162,7 @@ def fit_head(
         "out_dim": out_features(encoder_module, int(X.shape[1])),
         "options": {**opts.to_dict(), "family": family},
         "encoder": fingerprint.to_dict() if fingerprint else None,
+        "encoder_known": fingerprint is not None,
         "metrics": metrics,
         "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     }

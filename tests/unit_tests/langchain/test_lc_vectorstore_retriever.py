@@ -105,8 +105,12 @@ def test_bad_input(store: InMemoryVectorStore, retriever: GSTVectorStoreRetrieve
 
 def test_head_from_another_encoder_is_refused() -> None:
     other = InMemoryVectorStore(embedding=FakeEmbeddings(size=384))
+    other.add_texts(["a text"], ids=["a"])
+    r = GSTVectorStoreRetriever(vectorstore=other, heads=heads())  # checked on first use
     with pytest.raises(EncoderMismatchError, match="another base encoder"):
-        GSTVectorStoreRetriever(vectorstore=other, heads=heads())
+        r.invoke(QUERY, view="condition")
+    with pytest.raises(EncoderMismatchError, match="another base encoder"):
+        GSTVectorStoreRetriever(vectorstore=other, heads=heads(), view="condition")
 
 
 def test_store_of_view_vectors_is_refused() -> None:
@@ -125,8 +129,10 @@ def test_non_linear_head_is_refused(store: InMemoryVectorStore) -> None:
         max_epochs=2,
         encoder=embeddings(),
     )
-    with pytest.raises(GSTError, match="needs a linear head"):
-        GSTVectorStoreRetriever(vectorstore=store, heads={"mlp": mlp})
+    r = GSTVectorStoreRetriever(vectorstore=store, heads={"mlp": mlp, **heads()})
+    with pytest.raises(GSTError, match="view 'mlp'.*needs a linear head"):
+        r.invoke(QUERY, view="mlp")
+    assert len(r.invoke(QUERY, view="condition")) == 4  # only its own view breaks
 
 
 class OpaqueStore(VectorStore):
@@ -158,25 +164,30 @@ class OpaqueStore(VectorStore):
 def test_store_without_vector_access_falls_back_to_cached_encoder(
     store: InMemoryVectorStore,
 ) -> None:
-    """A store that exposes no vectors: candidates are re-derived from text, via the cache."""
-    r = GSTVectorStoreRetriever(vectorstore=OpaqueStore(store), heads=heads(), k=5, overfetch=100)
+    """A store that exposes no vectors: refused, unless re-encoding is asked for (warned)."""
+    with pytest.raises(StoreError, match="vector_lookup"):
+        GSTVectorStoreRetriever(vectorstore=OpaqueStore(store), heads=heads())
+    r = GSTVectorStoreRetriever(
+        vectorstore=OpaqueStore(store), heads=heads(), k=5, overfetch=100, vector_lookup="reencode"
+    )
     before = embeddings().n_encoded
-    assert [d.id for d in r.invoke(QUERY, view="condition")] == exact_top("condition", 5)
+    with pytest.warns(UserWarning, match="approximate"):
+        assert [d.id for d in r.invoke(QUERY, view="condition")] == exact_top("condition", 5)
     assert embeddings().n_encoded == before  # every text was already cached
 
 
 def test_head_checks_are_not_repeated_per_search(
     store: InMemoryVectorStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """WᵀW (d×d) is checked once per head, not recomputed on every search."""
+    """WᵀW (d×d) is checked once per head when its view is first used, not per search."""
     from gst_integrations.core.heads.head import Head
 
-    r = GSTVectorStoreRetriever(vectorstore=store, heads=heads(), view="condition", k=3)
     calls = []
     original = Head.query_matrix
     monkeypatch.setattr(Head, "query_matrix", lambda self: calls.append(1) or original(self))
+    r = GSTVectorStoreRetriever(vectorstore=store, heads=heads(), view="condition", k=3)
     first = r.invoke(QUERY)
     for _ in range(3):
         assert [d.id for d in r.invoke(QUERY)] == [d.id for d in first]
         r.invoke(QUERY, view="rating")
-    assert calls == []
+    assert len(calls) == 2  # condition and rating, once each

@@ -1,0 +1,46 @@
+"""``fit_view``: a view fitted from the vectors a LlamaIndex index already holds."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from llama_index.core import VectorStoreIndex
+
+from gst_integrations.core.errors import StoreError
+from gst_integrations.core.heads.head import Head
+from gst_integrations.core.views.fit import fit_view as fit_view_from_source
+from gst_integrations.llama_index.vector_lookup import chroma_collection
+from gst_integrations.stores.chroma import ChromaSource
+
+
+def fit_view(
+    index: Any,
+    instruction: str,
+    *,
+    labels: Mapping[str, Any] | str | None = None,
+    labeler: Any = None,
+    sample_size: int | None = None,
+    **options: Any,
+) -> Head:
+    """Fit a head for ``instruction`` on the vectors of a ``VectorStoreIndex`` (or its
+    ``ChromaVectorStore``). ``labels``: ``{node id: label}`` or a metadata key; or
+    ``labeler`` (an ``LLMLabeler``) on ``sample_size`` stored nodes."""
+    store = index.vector_store if isinstance(index, VectorStoreIndex) else index
+    try:
+        from llama_index.vector_stores.chroma import ChromaVectorStore
+    except ImportError:  # pragma: no cover - the llama-index extra is not installed
+        ChromaVectorStore = None  # noqa: N806
+    if ChromaVectorStore is None or not isinstance(store, ChromaVectorStore):
+        raise StoreError(
+            f"fit_view reads stored vectors in pages from a ChromaVectorStore, not a "
+            f"{type(store).__name__}; for another store, read its vectors and labels and "
+            "call gst_integrations.fit_head(instruction, vectors, labels, encoder=<its encoder>)"
+        )
+    source = ChromaSource(chroma_collection(store))
+    return fit_view_from_source(
+        instruction, source, labels=labels, labeler=labeler, sample_size=sample_size, **options
+    )
+
+
+__all__ = ["fit_view"]
