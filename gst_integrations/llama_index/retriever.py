@@ -350,12 +350,15 @@ class GSTRetriever(BaseRetriever):
         *,
         cache: Any = None,
         device: str = "auto",
+        engine_options: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> GSTRetriever:
         """Views over a ``ChromaVectorStore`` (or a chromadb ``Collection``).
 
         ``heads`` is a ``HeadStore`` or a dict of name -> Head; ``encoder`` is the base
         encoder the index was built with (a ``GSTEmbedding`` shares its vector cache).
+        ``engine_options`` go to the ``ViewEngine`` (``max_staleness``, ``reconcile_every``,
+        ``keep_base``, ``catalogue``, ``dtype``, ...).
         """
         import chromadb
 
@@ -376,6 +379,7 @@ class GSTRetriever(BaseRetriever):
             heads if heads is not None else {},
             encoder=cached_encoder(encoder, cache),
             device=device,
+            **(engine_options or {}),
         )
         return cls(engine, **kwargs)
 
