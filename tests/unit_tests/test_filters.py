@@ -34,7 +34,7 @@ CASES = [
     ({"condition": {"$nin": ["Pain", "Acne"]}}, [0, 3, 4, 5]),
     ({"$and": [{"condition": "Depression"}, {"rating": {"$gt": 5}}]}, [0]),
     ({"$or": [{"condition": "Acne"}, {"year": {"$lt": 2013}}]}, [1, 2]),
-    ({"condition": "Depression", "rating": 1}, [3]),  # implicit $and of two keys
+    ({"$and": [{"condition": "Depression"}, {"rating": 1}]}, [3]),  # Chroma's way to combine
     ({"flag": True}, [0]),
     ({"flag": False}, [2]),
     ({"rating": 1}, [3]),  # 1 is not True
@@ -64,9 +64,12 @@ def test_empty_where_passes_everything():
     [
         ({"rating": {"$like": 3}}, "unknown where operator '\\$like'"),
         ({"$not": [{"a": 1}]}, "unknown where operator '\\$not'"),
-        ({"$and": []}, "non-empty list"),
-        ({"rating": {"$gt": "x"}}, "needs a number"),
-        ({"rating": {"$in": 3}}, "needs a list"),
+        ({"$and": []}, "at least two filters"),
+        ({"$and": [{"a": 1}]}, "at least two filters"),  # Chroma refuses one-element logic
+        ({"condition": "Pain", "rating": 1}, "exactly one key"),  # and multi-key dicts
+        ({"rating": {"$gt": "x"}}, "needs an int or a float"),
+        ({"rating": {"$in": 3}}, "non-empty list"),
+        ({"rating": {"$in": [1, "a"]}}, "one type"),
         ({"rating": {"$gt": 1, "$lt": 3}}, "exactly one operator"),
     ],
 )
@@ -99,4 +102,4 @@ def test_bad_filters_are_gst_errors_and_bad_regex_is_named():
     with pytest.raises(GSTError, match=r"\$regex: invalid regular expression '\('"):
         where_document_mask(["a (b)", "c"], {"$regex": "("})
     with pytest.raises(FilterError, match="invalid regular expression"):
-        matches_where_document("x", {"$or": [{"$not_regex": "[a-"}]})
+        matches_where_document("x", {"$or": [{"$not_regex": "[a-"}, {"$contains": "x"}]})

@@ -32,9 +32,15 @@ def _is_number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
+def _check_value(key: str, op: str, value: Any) -> None:
+    if not isinstance(value, (str, int, float, bool)):
+        raise FilterError(f"{op} on {key!r} needs a str, int, float or bool, got {value!r}")
+
+
 def _check_clause(key: str, cond: Any) -> tuple[str, Any]:
-    """Normalise ``{key: cond}`` to (operator, operand), raising on unknown operators."""
+    """Normalise ``{key: cond}`` to (operator, operand), refusing what Chroma refuses."""
     if not isinstance(cond, dict):
+        _check_value(key, "$eq", cond)
         return "$eq", cond
     if len(cond) != 1:
         raise FilterError(f"filter on {key!r} must have exactly one operator, got {sorted(cond)}")
@@ -43,16 +49,30 @@ def _check_clause(key: str, cond: Any) -> tuple[str, Any]:
         raise FilterError(
             f"unknown where operator {op!r} on {key!r}; supported: {', '.join(COMPARISON_OPS)}"
         )
-    if op in ("$in", "$nin") and not isinstance(value, (list, tuple)):
-        raise FilterError(f"{op} on {key!r} needs a list of values, got {value!r}")
-    if op in ("$gt", "$gte", "$lt", "$lte") and not _is_number(value):
-        raise FilterError(f"{op} on {key!r} needs a number, got {value!r}")
+    if op in ("$in", "$nin"):
+        if not isinstance(value, (list, tuple)) or not value:
+            raise FilterError(f"{op} on {key!r} needs a non-empty list of values, got {value!r}")
+        for v in value:
+            _check_value(key, op, v)
+        if len({type(v) for v in value}) != 1:
+            raise FilterError(f"{op} on {key!r} needs values of one type, got {value!r}")
+    elif op in ("$gt", "$gte", "$lt", "$lte"):
+        if not _is_number(value):
+            raise FilterError(f"{op} on {key!r} needs an int or a float, got {value!r}")
+    else:
+        _check_value(key, op, value)
     return op, value
 
 
 def _split_logical(where: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The one clause of a ``where``: Chroma takes exactly one key per dict, and $and/$or
+    lists of at least two filters (combine keys with $and)."""
     if not isinstance(where, dict):
         raise FilterError(f"where must be a dict, got {type(where).__name__}")
+    if len(where) != 1:
+        raise FilterError(
+            f"a where filter has exactly one key (use $and to combine), got {sorted(where)}"
+        )
     items = list(where.items())
     for key, value in items:
         if key.startswith("$"):
@@ -61,8 +81,8 @@ def _split_logical(where: dict[str, Any]) -> list[tuple[str, Any]]:
                     f"unknown where operator {key!r}; supported: "
                     f"{', '.join(LOGICAL_OPS + COMPARISON_OPS)}"
                 )
-            if not isinstance(value, list) or not value:
-                raise FilterError(f"{key} needs a non-empty list of filters")
+            if not isinstance(value, list) or len(value) < 2:
+                raise FilterError(f"{key} needs a list of at least two filters, got {value!r}")
     return items
 
 
@@ -113,11 +133,16 @@ def matches_where(metadata: dict[str, Any] | None, where: dict[str, Any] | None)
 def _check_document_filter(where_document: dict[str, Any]) -> list[tuple[str, Any]]:
     if not isinstance(where_document, dict):
         raise FilterError(f"where_document must be a dict, got {type(where_document).__name__}")
+    if len(where_document) != 1:
+        raise FilterError(
+            "a where_document filter has exactly one key (use $and to combine), "
+            f"got {sorted(where_document)}"
+        )
     items = list(where_document.items())
     for op, value in items:
         if op in LOGICAL_OPS:
-            if not isinstance(value, list) or not value:
-                raise FilterError(f"{op} needs a non-empty list of document filters")
+            if not isinstance(value, list) or len(value) < 2:
+                raise FilterError(f"{op} needs a list of at least two document filters")
         elif op in DOCUMENT_OPS:
             if not isinstance(value, str):
                 raise FilterError(f"{op} needs a string, got {value!r}")
