@@ -46,6 +46,7 @@ from gst_integrations.core.heads.lookup import unknown_view, view_names
 from gst_integrations.core.hits import VIEW_KEY
 from gst_integrations.core.search.query_side import DEFAULT_OVERFETCH
 from gst_integrations.core.validation import check_k
+from gst_integrations.core.views.engine import ViewSpec, blend_weights, view_label
 from gst_integrations.llama_index.embedding import cached_encoder
 from gst_integrations.llama_index.filters import to_chroma_where
 from gst_integrations.llama_index.vector_lookup import (
@@ -119,7 +120,7 @@ class _EngineBackend:
         hits = self.engine.search(  # an empty store raises StoreError
             query, view=view, k=k, where=to_chroma_where(filters), where_document=where_document
         )
-        return [(hit_to_node(h.id, h.document, h.metadata, view), float(h.score)) for h in hits]
+        return [(hit_to_node(h.id, h.document, h.metadata, h.view), float(h.score)) for h in hits]
 
 
 class _QuerySideBackend:
@@ -241,8 +242,9 @@ class _QuerySideBackend:
     def search(
         self, query: str, view: str | None, k: int, filters: Filters, where_document: Any
     ) -> list[tuple[BaseNode, float]]:
-        if view is not None:
-            self.check(view)
+        for name in blend_weights(view):
+            if name is not None:
+                self.check(name)
         q = self.encoder.encode_query([query])[0]
         if view is None:
             found = self._query(q, k, filters, where_document)
@@ -296,8 +298,14 @@ class _QuerySideBackend:
                 )
             return out
 
+        weights = blend_weights(view)
+        parts = {n: (None if n is None else self.head(n), w) for n, w in weights.items()}
         searcher = QuerySideSearcher(
-            self.head(view), search_base, metric=self.metric, overfetch=self.overfetch, view=view
+            parts if isinstance(view, dict) else parts[view][0],
+            search_base,
+            metric=self.metric,
+            overfetch=self.overfetch,
+            view=view_label(weights)
         )
         return [(tag_node(nodes[h.id], view), float(h.score)) for h in searcher.search(q, k)]
 
@@ -468,22 +476,24 @@ class GSTRetriever(BaseRetriever):
         """Register a head as a new view (checked against the base encoder on use)."""
         self._backend.register(name, head)
 
-    def _checked_view(self, view: str | None) -> str | None:
-        if view is None:
-            return None
-        if not isinstance(view, str):
-            raise TypeError(f"view must be a view name or None, got {type(view).__name__}")
-        if view not in self._backend.views():
-            raise UnknownViewError(
-                f"unknown view {view!r}; registered views: {sorted(self._backend.views())}"
-            )
-        self._backend.check(view)  # a head from another base encoder fails here
+    def _checked_view(self, view: ViewSpec) -> ViewSpec:
+        """A view name, None (generic) or a blend {name or None: weight}, checked."""
+        if view is not None and not isinstance(view, (str, dict)):
+            raise TypeError(f"view must be a view name, None or a dict of weights, got {view!r}")
+        for name in blend_weights(view):
+            if name is None:
+                continue
+            if name not in self._backend.views():
+                raise UnknownViewError(
+                    f"unknown view {name!r}; registered views: {sorted(self._backend.views())}"
+                )
+            self._backend.check(name)  # a head from another base encoder fails here
         return view
 
     def with_options(
         self,
         *,
-        view: str | None = _UNSET,
+        view: ViewSpec = _UNSET,
         similarity_top_k: int | None = None,
         filters: Filters = _UNSET,
         where_document: dict[str, Any] | None = _UNSET,
@@ -510,7 +520,7 @@ class GSTRetriever(BaseRetriever):
         self,
         str_or_query_bundle: str | QueryBundle,
         *,
-        view: str | None = _UNSET,
+        view: ViewSpec = _UNSET,
         similarity_top_k: int | None = None,
         filters: Filters = _UNSET,
         where_document: dict[str, Any] | None = _UNSET,
@@ -525,7 +535,7 @@ class GSTRetriever(BaseRetriever):
         self,
         str_or_query_bundle: str | QueryBundle,
         *,
-        view: str | None = _UNSET,
+        view: ViewSpec = _UNSET,
         similarity_top_k: int | None = None,
         filters: Filters = _UNSET,
         where_document: dict[str, Any] | None = _UNSET,

@@ -245,6 +245,26 @@ def test_query_side_over_simple_vector_store(corpus, embed, retriever) -> None:
     )
 
 
+def test_blends_materialised_and_query_side(corpus, embed, retriever) -> None:
+    blend = {"colour": 0.6, "shape": 0.3, None: 0.1}
+    q = "a green square thing"
+    single = {
+        v: {n.node.node_id: n.score for n in retriever.retrieve(q, view=v, similarity_top_k=60)}
+        for v in ("colour", "shape", None)
+    }
+    got = retriever.retrieve(q, view=blend)
+    assert got[0].node.metadata["gst_view"] == "colour*0.6+shape*0.3+generic*0.1"
+    for n in got:
+        want = sum(w * single[v][n.node.node_id] for v, w in blend.items())
+        assert n.score == pytest.approx(want, abs=1e-5)
+    index = VectorStoreIndex(nodes_for(corpus), embed_model=embed)
+    qs = GSTRetriever.from_index(index, retriever.engine.heads, similarity_top_k=6, overfetch=10)
+    side = qs.retrieve(q, view=blend)  # the over-fetch covers the corpus: arithmetic only
+    assert [n.node.node_id for n in side] == [n.node.node_id for n in got]
+    with pytest.raises(UnknownViewError):
+        retriever.retrieve(q, view={"colour": 1.0, "size": 1.0})
+
+
 # -- tools and routing --------------------------------------------------------------------
 def test_tools(retriever) -> None:
     assert tool_name("drug.rating-v2", prefix="", suffix="_view") == "drug_rating-v2_view"
