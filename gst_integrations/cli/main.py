@@ -36,8 +36,7 @@ def require_eval_extra(command: str) -> None:
     missing = [m for m in EVAL_EXTRA.get(command, ()) if importlib.util.find_spec(m) is None]
     if missing:
         raise CLIError(
-            f"`gst {command}` needs {', '.join(missing)}: "
-            "pip install 'gst-integrations[eval]'"
+            f"`gst {command}` needs {', '.join(missing)}: pip install 'gst-integrations[eval]'"
         )
 
 
@@ -138,6 +137,10 @@ def cmd_fit(args: argparse.Namespace) -> int:
     from gst_integrations.core.heads.training import fit_head
 
     check_view_name(args.name)
+    if args.collection is not None:
+        return _fit_from_collection(args)
+    if args.data is None:
+        raise CLIError("give --data (texts to embed) or --collection (vectors already stored)")
     if args.llm is None and args.label_col is None:
         raise CLIError("give --label-col (labelled data) or --llm module:attr (LLM labels)")
     if args.llm is not None and args.label_col is not None:
@@ -184,6 +187,49 @@ def cmd_fit(args: argparse.Namespace) -> int:
     print(f"saved view {args.name!r} ({head.family}, {head.in_dim}->{head.out_dim}) to {path}")
     print(f"labels ({len(head.label_names)}): {', '.join(head.label_names)}")
     print("held-out metrics: " + json.dumps(metrics))
+    return 0
+
+
+def _fit_from_collection(args: argparse.Namespace) -> int:
+    """``gst fit --collection``: a view from the vectors a Chroma collection already holds."""
+    from gst_integrations.core.heads.store import HeadStore
+    from gst_integrations.core.views.fit import fit_view
+    from gst_integrations.stores.chroma import ChromaSource, open_chroma_collection
+
+    if (args.label_key is None) == (args.llm is None):
+        raise CLIError("with --collection, give either --label-key (metadata) or --llm")
+    if args.host is None and not Path(args.chroma_path).exists():
+        raise CLIError(f"Chroma directory not found: {args.chroma_path}")
+    source = ChromaSource(
+        open_chroma_collection(
+            args.collection, path=args.chroma_path, host=args.host, port=args.port
+        )
+    )
+    labeler = None
+    if args.llm is not None:
+        from gst_integrations.labels import LLMLabeler
+
+        factory = load_object(args.llm)
+        llm = factory() if callable(factory) and not hasattr(factory, "invoke") else factory
+        n_clusters = args.clusters or max(2, min(50, args.sample // 10))
+        labeler = LLMLabeler(llm, n_clusters=n_clusters, seed=args.seed)
+    options: dict[str, Any] = {"seed": args.seed}
+    if args.family:
+        options["family"] = args.family
+    head = fit_view(
+        args.instruction,
+        source,
+        labels=args.label_key,
+        labeler=labeler,
+        sample_size=args.sample if labeler is not None else None,
+        name=args.name,
+        **options,
+    )
+    path = HeadStore(args.heads).save(args.name, head)
+    print(f"saved view {args.name!r} ({head.family}, {head.in_dim}->{head.out_dim}) to {path}")
+    print(f"labels ({len(head.label_names)}): {', '.join(head.label_names)}")
+    known = "recorded by the collection" if head.card["encoder_known"] else "unknown"
+    print(f"base encoder: {known}")
     return 0
 
 
@@ -520,7 +566,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--instruction", required=True, help="what the view should capture")
     p.add_argument("--name", required=True, help="view name (letters, digits, _ . -)")
     p.add_argument("--heads", required=True, help="head directory (created if missing)")
-    p.add_argument("--data", required=True, help="texts as .csv, .tsv or .jsonl")
+    p.add_argument("--data", help="texts as .csv, .tsv or .jsonl (or use --collection)")
+    _add_store_args(p, required=False)
+    p.add_argument("--label-key", help="with --collection: the metadata key holding labels")
     p.add_argument("--text-col", default="text")
     p.add_argument("--label-col", help="column of instruction-focused labels")
     p.add_argument("--llm", metavar="MODULE:ATTR", help="LLM factory for LLM labels")

@@ -98,6 +98,20 @@ def store_args(work: dict[str, Path]) -> list[str]:
             "--heads", str(work["heads"])]  # fmt: skip
 
 
+def test_fit_from_a_stored_collection(work, capsys) -> None:
+    heads = work["root"] / "heads-from-store"
+    code, out, err = run(capsys, "fit", "--instruction", "Which condition is treated?",
+                         "--name", "cond-stored", "--heads", heads, "--chroma-path",
+                         work["chroma"], "--collection", "reviews",
+                         "--label-key", "condition")  # fmt: skip
+    assert code == 0, err
+    assert "saved view 'cond-stored'" in out and "recorded by the collection" in out
+    code, _, err = run(capsys, "fit", "--instruction", "x", "--name", "v", "--heads", heads,
+                       "--chroma-path", work["chroma"], "--collection", "reviews",
+                       "--label-key", "nope")  # fmt: skip
+    assert code == 1 and "metadata key 'nope'" in err
+
+
 def test_fit_jsonl_and_views_table(work, capsys) -> None:
     code, out, _ = run(capsys, "fit", "--instruction", "How satisfied is the patient?",
                        "--name", "rating", "--heads", work["heads"], "--data", work["jsonl"],
