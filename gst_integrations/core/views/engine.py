@@ -272,6 +272,8 @@ class ViewEngine:
                 removed = table.remove(sorted(changes.gone))
                 if table.needs_compaction():
                     table.compact()
+                elif self._table is None:
+                    table.trim()
                 self._table = table
                 self._revision = changes.revision
                 self._refreshed_at = t0

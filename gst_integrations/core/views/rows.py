@@ -153,6 +153,19 @@ class RowTable:
             self.version += 1
         return len(rows)
 
+    def trim(self) -> None:
+        """Drop spare capacity (after the initial load, which grew by doubling)."""
+        if self.capacity <= self.n + self.n // 8 + 1024:
+            return
+        cap = self.n + self.n // 8 + 1024
+        self.alive = self.alive[:cap].copy()
+        self.signatures = self.signatures[:cap].copy()
+        if self.base is not None:
+            self.base = self.base[:cap].clone()
+        self.base_norms = self.base_norms[:cap].clone()
+        for vm in self.views.values():
+            vm.matrix = vm.matrix[:cap].clone()
+
     def needs_compaction(self) -> bool:
         dead = self.n - self.alive_count()
         return dead > 1024 and dead * 4 > self.n
