@@ -1,6 +1,8 @@
 """Head families: the torch modules that map base vectors into a view, by name.
 
-``lda`` is a closed-form bias-free matrix (see ``heads.lda``). ``linear`` is a bias-free
+``lda_mix`` (the default) is a closed-form bias-free matrix mixing shrinkage-LDA directions
+with the generic vectors, the mix chosen on the labels (see ``heads.mix``). ``lda`` is the
+earlier closed-form LDA plus a small residual (``heads.lda``). ``linear`` is a bias-free
 matrix W (d -> z) trained by gradient descent. ``mlp`` is the GSTransform paper's encoder,
 Linear(d→512), ReLU, Linear(512→z). A user's own family is one ``register_head_family``
 call away; a head file names its family, so loading rebuilds the module from the registry.
@@ -29,9 +31,14 @@ def _mlp(in_dim: int, out_dim: int, hidden_dim: int) -> nn.Module:
     return nn.Sequential(nn.Linear(in_dim, hidden_dim), nn.ReLU(), nn.Linear(hidden_dim, out_dim))
 
 
-HEAD_FAMILIES: dict[str, HeadBuilder] = {"lda": _linear, "linear": _linear, "mlp": _mlp}
+HEAD_FAMILIES: dict[str, HeadBuilder] = {
+    "lda_mix": _linear,
+    "lda": _linear,
+    "linear": _linear,
+    "mlp": _mlp,
+}
 #: Families fitted in closed form rather than by gradient descent.
-CLOSED_FORM_FAMILIES = ("lda",)
+CLOSED_FORM_FAMILIES = ("lda_mix", "lda")
 
 
 def register_head_family(name: str, builder: HeadBuilder) -> None:

@@ -27,6 +27,7 @@ from gst_integrations.core.heads.families import (
 from gst_integrations.core.heads.head import Head
 from gst_integrations.core.heads.lda import fit_lda_weight
 from gst_integrations.core.heads.losses import resolve_loss
+from gst_integrations.core.heads.mix import fit_view_weight
 from gst_integrations.core.heads.options import HeadOptions
 from gst_integrations.core.heads.persistence import FORMAT_VERSION
 from gst_integrations.core.validation import as_float32_matrix
@@ -137,6 +138,8 @@ def fit_head(
         encoder_module, fit_metrics = _fit_trained(
             Xt, yt, train_idx, val_idx, opts, module.to(dev), name, show_progress
         )
+    elif opts.family == "lda_mix":
+        encoder_module, fit_metrics = _fit_lda_mix(X, y, opts, instruction)
     elif opts.family in CLOSED_FORM_FAMILIES:
         encoder_module, fit_metrics = _fit_lda(X, y, Xt, yt, train_idx, val_idx, opts)
     else:
@@ -163,10 +166,38 @@ def fit_head(
         "options": {**opts.to_dict(), "family": family},
         "encoder": fingerprint.to_dict() if fingerprint else None,
         "encoder_known": fingerprint is not None,
+        "feasibility": metrics.pop("feasibility", None),
+        "view_fit": metrics.pop("view_fit", None),
         "metrics": metrics,
         "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     }
     return Head(encoder_module, card, device=dev)
+
+
+def _fit_lda_mix(
+    X: np.ndarray, y: np.ndarray, opts: HeadOptions, instruction: str
+) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """The default: [α·LDA ; (1−α)·generic], α and shrinkage chosen on the labels alone."""
+    W, info = fit_view_weight(X, y, seed=opts.seed)
+    module = build_head_module("lda_mix", X.shape[1], W.shape[0])
+    with torch.no_grad():
+        module[0].weight.copy_(torch.from_numpy(W))
+    feas = info.get("feasibility", {})
+    if info["fell_back_to_generic"]:
+        warnings.warn(
+            f"the base vectors barely encode {instruction!r}: on the labelled sample a view "
+            f"did not beat the generic vectors (gain z {info['inner_gain_z']:.1f}; probe "
+            f"accuracy {feas.get('cv_accuracy', float('nan')):.2f} against a majority share of "
+            f"{feas.get('majority_share', float('nan')):.2f}), so this view falls back to the "
+            "generic vectors. More labels, or a stronger base encoder (a one-time re-embedding "
+            "of the store), would help.",
+            UserWarning,
+            stacklevel=3,
+        )
+    return module, {
+        "view_fit": {k: v for k, v in info.items() if k != "feasibility"},
+        "feasibility": feas,
+    }
 
 
 def _fit_lda(

@@ -1,0 +1,405 @@
+"""A linear instruction view with a guide-chosen mix of discriminant and generic similarity.
+
+``fit_view_weight(X, y)`` returns ``W`` (z, d), bias-free, so a view is ``x -> W x`` and the
+query-side path ``(W q) . (W x) = (W^T W q) . x`` stays exact. The view is the concatenation
+
+    [ alpha * D x ; (1 - alpha) * x ]
+
+where ``D`` holds discriminant directions of the labels and ``x`` is the generic base vector.
+Cosine in this view blends the discriminant similarity with the generic one. Its inner
+products are those of the metric ``M = alpha^2 D^T D + (1 - alpha)^2 I``, so the returned
+matrix is ``M^(1/2)`` (z = d: the same cosines as the concatenation, no larger than a base
+vector) unless ``compact=False`` asks for the concatenation itself (z = k + d).
+
+Why each part:
+* ``D``: the C-1 shrinkage-LDA directions (within-class covariance shrunk towards a multiple
+  of the identity), scaled to unit median norm. LDA suppresses what varies inside the
+  classes, which is where the text's other facets live. How much to shrink depends on how
+  many labels there are per dimension, so the shrinkage is chosen on the guide (a few
+  hundred labels in 384-d want strong shrinkage; Ledoit-Wolf, which is optimal for the
+  covariance itself, under-shrinks for discrimination).
+* ``x``: the generic vectors. Cosine ranking within a class still follows the base
+  similarity (a (C-1)-dimensional view alone collapses into ties when C is small), and the
+  view keeps what the base encoder knows beyond the labels.
+* ``alpha`` and the shrinkage are chosen on the guide only, by repeated stratified K-fold:
+  each fold fits ``D`` on its training part and scores the validation part against itself
+  (the way a held-out corpus is searched) by the mean per-query AUC of same-label against
+  other-label texts. That is the triplet test without its second facet, which a head does
+  not know. alpha < 1 always, so the view never collapses to D alone.
+* Feasibility gate: a view departs from the generic vectors only when that pays on the
+  guide. The chosen view's gain in per-query AUC over alpha = 0 is re-measured on fresh
+  K-fold partitions (not those that picked it) and must be significant by the corrected
+  resampled t of Nadeau and Bengio (2003), z >= ``min_gain_z``; otherwise alpha = 0 and the
+  view is the generic one. A cross-validated logistic probe (accuracy against the majority
+  share with its z, balanced accuracy against 1/C, log-loss skill over the class prior) is
+  recorded alongside as the "how much of this facet do the base vectors carry" figure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+__all__ = ["ViewFitOptions", "fit_view_weight", "probe_feasibility"]
+
+
+@dataclass(frozen=True)
+class ViewFitOptions:
+    """How ``fit_view_weight`` builds and chooses a view (defaults: see module docstring)."""
+
+    #: candidate mixes; alpha = 0 is the generic view, alpha < 1 keeps the view spread.
+    alphas: tuple[float, ...] = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+    #: within-class shrinkage strengths (None = Ledoit-Wolf): chosen among by the inner
+    #: validation when ``select_shrinkage``, else all averaged into one bagged metric.
+    shrinkages: tuple[float | None, ...] = (0.1, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 0.99)
+    select_shrinkage: bool = True
+    #: with ``select_shrinkage``: candidates are windows of this many adjacent shrinkages,
+    #: each averaged into one metric (1 = a single shrinkage per candidate).
+    shrinkage_window: int = 1
+    #: bootstrap resamples per shrinkage strength; 0 = one plain fit per strength.
+    n_bags: int = 0
+    #: discriminant directions kept, as a multiple of C - 1.
+    dims_per_class_gap: int = 2
+    n_folds: int = 3
+    #: repeats of the K-fold split that choose alpha (and the shrinkage) ...
+    n_repeats: int = 3
+    #: ... and fresh repeats that test the chosen view against the generic one, so the
+    #: significance test is not run on the partitions that picked the winner.
+    n_gate_repeats: int = 3
+    #: significance the inner-validation gain over the generic view needs (corrected z).
+    min_gain_z: float = 2.0
+    #: return M^(1/2) (z = d) instead of the concatenation (z = k + d); same cosines.
+    compact: bool = True
+    #: run the logistic-probe feasibility figure (recorded only).
+    probe: bool = True
+
+
+# --------------------------------------------------------------------------- discriminant
+
+
+def _class_index(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    classes, yi = np.unique(np.asarray(y), return_inverse=True)
+    return classes, yi
+
+
+def _residual_svd(X: np.ndarray, yi: np.ndarray) -> tuple[Any, ...]:
+    """Class means and the SVD of the within-class residuals: what every shrinkage shares."""
+    n, d = X.shape
+    n_cls = int(yi.max()) + 1
+    counts = np.bincount(yi, minlength=n_cls).astype(np.float64)
+    present = counts > 0
+    means = np.zeros((n_cls, d))
+    np.add.at(means, yi, X)
+    means[present] /= counts[present, None]
+    resid = X - means[yi]
+    _, s, vt = np.linalg.svd(resid / np.sqrt(n), full_matrices=False)
+    return n, d, counts, present, means, resid, s, vt
+
+
+def _lda_directions(
+    X: np.ndarray, yi: np.ndarray, shrinkage: float | None, pre: tuple[Any, ...] | None = None
+) -> np.ndarray:
+    """C-1 shrinkage-LDA directions (rows, Sw-orthonormal), through the SVD of the residuals.
+
+    Sw = (1 - s) S + s tr(S)/d I, applied as Sw^(-1/2) without forming a d x d matrix, so a
+    fit costs an SVD of an (n, d) and a (C, d) matrix; ``pre`` (``_residual_svd``) shares the
+    first across shrinkages.
+    """
+    n, d, counts, present, means, resid, s, vt = pre or _residual_svd(X, yi)
+    if shrinkage is None:
+        from sklearn.covariance import ledoit_wolf_shrinkage
+
+        shrinkage = float(ledoit_wolf_shrinkage(resid, assume_centered=True))
+    sigma2 = max(float((s**2).sum()) / d, 1e-12)
+    shrinkage = min(max(shrinkage, 1e-3), 1.0)
+    f = ((1.0 - shrinkage) * s**2 + shrinkage * sigma2) ** -0.5
+    g = (shrinkage * sigma2) ** -0.5
+
+    def whiten(A: np.ndarray) -> np.ndarray:  # A @ Sw^(-1/2)
+        av = A @ vt.T
+        return (av * f) @ vt + g * (A - av @ vt)
+
+    prior = counts[present] / n
+    m = means[present]
+    between = np.sqrt(prior)[:, None] * (m - prior @ m)
+    _, _, vb = np.linalg.svd(whiten(between), full_matrices=False)
+    return whiten(vb[: max(int(present.sum()) - 1, 1)])
+
+
+def _unit_median(W: np.ndarray, X: np.ndarray) -> np.ndarray:
+    return W / max(float(np.median(np.linalg.norm(X @ W.T, axis=1))), 1e-12)
+
+
+def _discriminant(
+    X: np.ndarray,
+    yi: np.ndarray,
+    opts: ViewFitOptions,
+    rng: np.random.Generator,
+    shrinkages: tuple[float | None, ...],
+    pre: tuple[Any, ...] | None = None,
+) -> np.ndarray:
+    """D (k, d): top directions of the bagged discriminant metric, unit median norm on X."""
+    n_cls = len(np.unique(yi))
+    members = [np.flatnonzero(yi == c) for c in np.unique(yi)]
+    if opts.n_bags == 0 and pre is None:
+        pre = _residual_svd(X, yi)
+    parts = []
+    for shrinkage in shrinkages:
+        for _ in range(max(opts.n_bags, 1)):
+            if opts.n_bags > 0:  # stratified bootstrap: every class keeps its size
+                rows = np.concatenate([rng.choice(m, size=len(m), replace=True) for m in members])
+            else:
+                rows = np.arange(len(yi))
+            shared = pre if opts.n_bags == 0 else None
+            parts.append(_unit_median(_lda_directions(X[rows], yi[rows], shrinkage, shared), X))
+    stacked = np.vstack(parts) / np.sqrt(len(parts))  # stacked^T stacked = mean metric
+    _, s, vt = np.linalg.svd(stacked, full_matrices=False)
+    k = min(opts.dims_per_class_gap * max(n_cls - 1, 1), len(s))
+    return _unit_median(s[:k, None] * vt[:k], X)
+
+
+def _view_matrix(D: np.ndarray, alpha: float, d: int, compact: bool) -> np.ndarray:
+    """[alpha D; (1-alpha) I], or its metric square root M^(1/2) (same inner products)."""
+    if not compact:
+        return np.vstack([alpha * D, (1.0 - alpha) * np.eye(d)])
+    _, s, vt = np.linalg.svd(D, full_matrices=False)
+    root = np.sqrt((alpha * s) ** 2 + (1.0 - alpha) ** 2)
+    return (vt.T * (root - (1.0 - alpha))) @ vt + (1.0 - alpha) * np.eye(d)
+
+
+# --------------------------------------------------------------------------- inner CV
+
+
+def _folds(yi: np.ndarray, n_folds: int, rng: np.random.Generator) -> np.ndarray:
+    """Stratified fold ids; a class with a single member stays in training (-1)."""
+    fold = np.full(len(yi), -1)
+    for c in np.unique(yi):
+        idx = rng.permutation(np.flatnonzero(yi == c))
+        if len(idx) >= 2:
+            fold[idx] = (np.arange(len(idx)) + rng.integers(n_folds)) % n_folds
+    return fold
+
+
+def _inner_splits(
+    yi: np.ndarray, n_folds: int, n_repeats: int, rng: np.random.Generator
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(train, validation) index pairs of repeated stratified K-fold; tiny folds are skipped."""
+    splits = []
+    for _ in range(n_repeats):
+        fold = _folds(yi, n_folds, rng)
+        for k in range(n_folds):
+            va, tr = np.flatnonzero(fold == k), np.flatnonzero(fold != k)
+            if len(va) >= 4 and len(np.unique(yi[va])) >= 2 and len(np.unique(yi[tr])) >= 2:
+                splits.append((tr, va))
+    return splits
+
+
+def _query_auc(Z: np.ndarray, yi: np.ndarray) -> float:
+    """Mean over queries of P(cos to a same-label text > cos to an other-label text).
+
+    Rank-sum form (Mann-Whitney) per row, ties counted half; a query with no same-label or no
+    other-label text is skipped.
+    """
+    from scipy.stats import rankdata
+
+    Zn = Z / np.maximum(np.linalg.norm(Z, axis=1, keepdims=True), 1e-12)
+    S = Zn @ Zn.T
+    np.fill_diagonal(S, -np.inf)  # self ranks first (1) and is excluded below
+    ranks = rankdata(S, axis=1) - 1.0
+    same = yi[:, None] == yi[None, :]
+    np.fill_diagonal(same, False)
+    n_pos = same.sum(1)
+    n_neg = (yi[:, None] != yi[None, :]).sum(1)
+    ok = (n_pos > 0) & (n_neg > 0)
+    if not ok.any():
+        return float("nan")
+    rank_sum = (ranks * same).sum(1)
+    auc = (rank_sum[ok] - n_pos[ok] * (n_pos[ok] + 1) / 2) / (n_pos[ok] * n_neg[ok])
+    return float(auc.mean())
+
+
+def _corrected_z(diffs: np.ndarray, test_over_train: float) -> float:
+    """Nadeau-Bengio corrected resampled t statistic of the mean of per-fold differences."""
+    diffs = diffs[np.isfinite(diffs)]
+    if len(diffs) < 2:
+        return 0.0
+    var = float(np.var(diffs, ddof=1)) * (1.0 / len(diffs) + test_over_train)
+    return (
+        float(np.mean(diffs) / np.sqrt(var)) if var > 0 else (np.inf if np.mean(diffs) > 0 else 0.0)
+    )
+
+
+def _paired_z(diffs: np.ndarray) -> float:
+    """z of the mean of per-text paired differences (one out-of-fold prediction per text)."""
+    if len(diffs) < 2:
+        return 0.0
+    sd = float(np.std(diffs, ddof=1))
+    if sd == 0.0:
+        return 0.0 if float(np.mean(diffs)) == 0.0 else float(np.sign(np.mean(diffs)) * np.inf)
+    return float(np.mean(diffs) / (sd / np.sqrt(len(diffs))))
+
+
+def probe_feasibility(
+    X: np.ndarray,
+    yi: np.ndarray,
+    splits: list[tuple[np.ndarray, np.ndarray]],
+    min_z: float = 2.0,
+) -> dict[str, Any]:
+    """How much of the labels the base vectors carry: a cross-validated logistic probe.
+
+    ``splits`` should be one K-fold partition (each text validated once). Two probes are
+    fitted per fold, a plain one and a class-balanced one (with few labels per class the
+    plain probe, L2-regularised, may answer only the majority class). Reported:
+
+    * ``cv_accuracy`` (the better probe) against ``majority_share``, the accuracy of always
+      answering the commonest label, with ``accuracy_lift_z``: the z of the per-text paired
+      difference (probe right) - (majority guess right);
+    * ``balanced_accuracy`` of the balanced probe against ``chance`` = 1/C;
+    * ``log_loss_skill`` of the plain probe over the training-fold class prior,
+      1 - LL_probe / LL_prior (the share of the label's uncertainty the vectors explain;
+      0 = nothing beyond the class shares), with its paired z.
+
+    ``barely_encoded``: neither probe is significantly more accurate than always guessing the
+    majority label (``accuracy_lift_z`` < ``min_z``).
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    n_cls = int(yi.max()) + 1
+    eps = 1e-12
+    seen, plain_ok, bal_ok, maj_ok, bal_pred, ll_p, ll_0 = [], [], [], [], [], [], []
+    for tr, va in splits:
+        if len(np.unique(yi[tr])) < 2 or len(va) == 0:
+            continue
+        prior = np.bincount(yi[tr], minlength=n_cls) / len(tr)
+        plain = LogisticRegression(max_iter=2000).fit(X[tr], yi[tr])
+        proba = np.full((len(va), n_cls), eps)
+        proba[:, plain.classes_] = plain.predict_proba(X[va])
+        bal = LogisticRegression(max_iter=2000, class_weight="balanced").fit(X[tr], yi[tr])
+        pb = bal.predict(X[va])
+        seen.append(yi[va])
+        plain_ok.append(proba.argmax(1) == yi[va])
+        bal_ok.append(pb == yi[va])
+        maj_ok.append(yi[va] == prior.argmax())
+        bal_pred.append(pb)
+        ll_p.append(-np.log(np.maximum(proba[np.arange(len(va)), yi[va]], eps)))
+        ll_0.append(-np.log(np.maximum(prior[yi[va]], eps)))
+    if not seen:
+        return {"barely_encoded": True, "reason": "too few labels for a cross-validated probe"}
+    t = np.concatenate(seen)
+    maj = np.concatenate(maj_ok).astype(float)
+    lifts = {
+        "plain": np.concatenate(plain_ok).astype(float) - maj,
+        "balanced": np.concatenate(bal_ok).astype(float) - maj,
+    }
+    best = max(lifts, key=lambda k: float(np.mean(lifts[k])))
+    acc_z = _paired_z(lifts[best])
+    pb = np.concatenate(bal_pred)
+    lp, l0 = np.concatenate(ll_p), np.concatenate(ll_0)
+    counts = np.bincount(yi, minlength=n_cls)
+    return {
+        "cv_accuracy": round(float(np.mean(lifts[best] + maj)), 4),
+        "cv_accuracy_probe": best,
+        "majority_share": round(float(counts.max() / counts.sum()), 4),
+        "accuracy_lift_z": round(acc_z, 2),
+        "balanced_accuracy": round(
+            float(np.mean([np.mean(pb[t == c] == c) for c in np.unique(t)])), 4
+        ),
+        "chance": round(1.0 / n_cls, 4),
+        "log_loss_skill": round(float(1.0 - lp.mean() / l0.mean()), 4) if l0.mean() > 0 else 0.0,
+        "log_loss_skill_z": round(_paired_z(l0 - lp), 2),
+        "barely_encoded": bool(acc_z < min_z),
+    }
+
+
+# --------------------------------------------------------------------------- public
+
+
+def fit_view_weight(
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    seed: int = 0,
+    options: ViewFitOptions | None = None,
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """Fit a linear, bias-free view of labels ``y`` on base vectors ``X`` (n, d).
+
+    Returns ``W`` (z, d) float32 (the view is ``X @ W.T``) and a dict of what was chosen:
+    ``alpha``, the inner-validation AUC per alpha, the significance of the chosen view's gain
+    over the generic vectors, the probe feasibility figures and whether the view fell back to
+    the generic vectors. Everything is decided on ``(X, y)`` alone.
+    """
+    opts = options or ViewFitOptions()
+    X = np.asarray(X, dtype=np.float64)
+    _, yi = _class_index(y)
+    n, d = X.shape
+    if len(np.unique(yi)) < 2:
+        raise ValueError("need at least 2 distinct labels")
+    rng = np.random.default_rng(seed)
+
+    # Inner validation on the guide: fit D on each training part, search the validation part.
+    splits = _inner_splits(yi, opts.n_folds, opts.n_repeats, rng)
+    alphas = tuple(sorted(set(opts.alphas) | {0.0}))
+    if opts.select_shrinkage:
+        grid, w = opts.shrinkages, max(1, min(opts.shrinkage_window, len(opts.shrinkages)))
+        groups = [tuple(grid[i : i + w]) for i in range(len(grid) - w + 1)]
+    else:
+        groups = [tuple(opts.shrinkages)]
+    # aucs[split, group, alpha]; alpha = 0 (generic) is the same for every group
+    aucs = np.full((len(splits), len(groups), len(alphas)), np.nan)
+    for s_i, (tr, va) in enumerate(splits):
+        pre = _residual_svd(X[tr], yi[tr]) if opts.n_bags == 0 else None
+        for g_i, group in enumerate(groups):
+            D = _discriminant(X[tr], yi[tr], opts, rng, group, pre)
+            for j, a in enumerate(alphas):
+                if j == 0 and g_i > 0:
+                    aucs[s_i, g_i, 0] = aucs[s_i, 0, 0]
+                    continue
+                Z = X[va] @ _view_matrix(D, a, d, compact=False).T
+                aucs[s_i, g_i, j] = _query_auc(Z, yi[va])
+    if splits:
+        mean_auc = np.nanmean(aucs, axis=0)
+        g_best, best = np.unravel_index(int(np.nanargmax(mean_auc)), mean_auc.shape)
+    else:
+        mean_auc, g_best, best = np.zeros((1, len(alphas))), 0, 0
+    chosen = groups[g_best]
+    # Significance of the chosen view's gain over the generic one, on fresh partitions.
+    gain_z, gain = 0.0, 0.0
+    gate_splits = _inner_splits(yi, opts.n_folds, opts.n_gate_repeats, rng) if best > 0 else []
+    if gate_splits:
+        diffs = []
+        for tr, va in gate_splits:
+            D = _discriminant(X[tr], yi[tr], opts, rng, chosen)
+            view = _query_auc(X[va] @ _view_matrix(D, alphas[best], d, compact=False).T, yi[va])
+            diffs.append(view - _query_auc(X[va], yi[va]))
+        ratio = float(np.mean([len(va) / len(tr) for tr, va in gate_splits]))
+        gain_z, gain = _corrected_z(np.array(diffs), ratio), float(np.mean(diffs))
+    significant = best > 0 and gain_z >= opts.min_gain_z
+    alpha = float(alphas[best]) if significant else 0.0
+
+    info: dict[str, Any] = {
+        "alpha": alpha,
+        "alpha_best_inner": float(alphas[best]),
+        "fell_back_to_generic": alpha == 0.0,
+        "shrinkage": list(chosen),
+        "inner_auc": {
+            f"{a:g}": round(float(v), 4) for a, v in zip(alphas, mean_auc[g_best], strict=True)
+        },
+        "inner_gain_over_generic": round(gain, 4),
+        "inner_gain_z": round(float(gain_z), 2),
+        "n_inner_splits": len(splits),
+        "n_gate_splits": len(gate_splits),
+        "options": asdict(opts),
+    }
+    if opts.probe:
+        info["feasibility"] = probe_feasibility(X, yi, splits[: opts.n_folds], opts.min_gain_z)
+    if alpha == 0.0:
+        W = np.eye(d)
+        info["discriminant_dims"] = 0
+    else:
+        D = _discriminant(X, yi, opts, rng, chosen)
+        W = _view_matrix(D, alpha, d, compact=opts.compact)
+        info["discriminant_dims"] = int(D.shape[0])
+    info["out_dim"] = int(W.shape[0])
+    return W.astype(np.float32), info
