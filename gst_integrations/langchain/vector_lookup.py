@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import importlib
 import sys
-import warnings
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -41,6 +40,7 @@ import numpy as np
 from langchain_core.documents import Document
 
 from gst_integrations.core.errors import StoreError
+from gst_integrations.core.search.reencode import warn_reencode_once as warn_once
 
 #: ``vector_lookup="reencode"``: re-encode candidate texts (approximate; warns once per store).
 REENCODE = "reencode"
@@ -255,29 +255,9 @@ def user_vectors(lookup: VectorLookup, docs: Sequence[Document]) -> Vectors:
     return list(rows)
 
 
-_WARNED: weakref.WeakSet[Any] = weakref.WeakSet()
-_WARNED_IDS: set[int] = set()  # stores that cannot be weakly referenced
-
-
 def warn_reencode_once(store: Any) -> None:
     """The one warning per store that ``vector_lookup="reencode"`` is approximate."""
-    try:
-        if store in _WARNED:
-            return
-        _WARNED.add(store)
-    except TypeError:
-        if id(store) in _WARNED_IDS:
-            return
-        _WARNED_IDS.add(id(store))
-    warnings.warn(
-        f"vector_lookup='reencode': candidate vectors for the {type(store).__name__} are "
-        "re-encoded from page_content with the base encoder, not read from the store. The "
-        "view re-rank is approximate if the store embedded anything else (text plus "
-        "metadata, other chunks); pass a vector_lookup callable that reads the stored "
-        "vectors for an exact re-rank",
-        UserWarning,
-        stacklevel=3,
-    )
+    warn_once(store, "page_content")
 
 
 __all__ = [

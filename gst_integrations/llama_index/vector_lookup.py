@@ -33,8 +33,6 @@ from __future__ import annotations
 
 import importlib
 import sys
-import warnings
-import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -44,6 +42,7 @@ from llama_index.core.vector_stores.simple import SimpleVectorStore
 from llama_index.core.vector_stores.types import BasePydanticVectorStore
 
 from gst_integrations.core.errors import StoreError
+from gst_integrations.core.search.reencode import warn_reencode_once as warn_once
 
 #: ``vector_lookup="reencode"``: re-encode candidate nodes (approximate; warns once per store).
 REENCODE = "reencode"
@@ -202,28 +201,9 @@ def no_vectors_error(store: Any) -> StoreError:
     )
 
 
-_WARNED: weakref.WeakSet[Any] = weakref.WeakSet()
-_WARNED_IDS: set[int] = set()  # stores that cannot be weakly referenced
-
-
 def warn_reencode_once(store: Any) -> None:
     """The one warning per store that ``vector_lookup="reencode"`` is approximate."""
-    try:
-        if store in _WARNED:
-            return
-        _WARNED.add(store)
-    except TypeError:
-        if id(store) in _WARNED_IDS:
-            return
-        _WARNED_IDS.add(id(store))
-    warnings.warn(
-        f"vector_lookup='reencode': candidate vectors for the {type(store).__name__} are "
-        "re-encoded from each node's embedding text with the base encoder, not read from "
-        "the store. The view re-rank is approximate if the index embedded anything else; "
-        "pass a vector_lookup callable that reads the stored vectors for an exact re-rank",
-        UserWarning,
-        stacklevel=3,
-    )
+    warn_once(store, "each node's embedding text")
 
 
 __all__ = [
