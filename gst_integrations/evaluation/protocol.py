@@ -37,7 +37,8 @@ from gst_integrations.evaluation.metrics import (
 
 #: Head variants compared; "default" is ``fit_head`` with no options.
 HEAD_VARIANTS: dict[str, dict[str, Any]] = {
-    "head: lda (default)": {},
+    "head: lda_mix (default)": {},
+    "head: lda": {"family": "lda"},
     "head: linear + SupCon": {"family": "linear", "loss": "supcon"},
     "head: mlp + SupCon": {"family": "mlp", "loss": "supcon"},
     "head: paper (mlp + margin + recon)": {
@@ -82,31 +83,26 @@ class EvalReport:
             reds.append(1 - err_m / err_g if err_g > 0 else 0.0)
         return float(np.mean(reds))
 
-    def acceptance(self, method: str = "head: lda (default)") -> dict[str, Any]:
-        """The core issue's bar: triplets ≥ generic, V ≥ generic − 0.02, reduction ≥ 25%."""
+    def acceptance(self, method: str = "head: lda_mix (default)") -> dict[str, Any]:
+        """EVAL.md's bar, per facet: a view never loses (P@10, STS and V-measure within 0.01
+        of generic, worst split), and triplet-error reduction on each facet (the goal: 50%
+        where the base vectors encode the facet)."""
         generic = self.scores["generic"]
-        per_facet = {
-            f: {
-                "triplet_ge_generic": self.scores[method][f]["triplet"] >= generic[f]["triplet"],
-                "v_measure_within_0.02": self.scores[method][f]["v_measure"]
-                >= generic[f]["v_measure"] - 0.02,
+        per_facet = {}
+        for f in self.facets:
+            mine, base = self.scores[method][f], generic[f]
+            never_loses = all(
+                mine[m] >= base[m] - 0.01 for m in ("p_at_10", "sts", "v_measure") if m in mine
+            )
+            err0 = 1.0 - base["triplet"]
+            per_facet[f] = {
+                "never_loses": bool(never_loses),
+                "triplet_error_reduction": (mine["triplet"] - base["triplet"]) / err0
+                if err0 > 0
+                else 0.0,
             }
-            for f in self.facets
-        }
-        reduction = self.error_reduction(method)
-        per_seed = self.per_seed_reduction.get(method, [reduction])
-        passed = (
-            all(all(v.values()) for v in per_facet.values())
-            and reduction >= 0.25
-            and min(per_seed) >= 0.25
-        )
-        return {
-            "method": method,
-            "per_facet": per_facet,
-            "reduction": reduction,
-            "reduction_per_seed": per_seed,
-            "pass": passed,
-        }
+        passed = all(v["never_loses"] for v in per_facet.values())
+        return {"method": method, "per_facet": per_facet, "pass": passed}
 
     def to_markdown(self) -> str:
         cols = [f"{f} {m}" for f in self.facets for m in METRICS]
@@ -135,9 +131,13 @@ class EvalReport:
         acc = self.acceptance()
         lines += [
             "",
-            f"Default head: mean triplet-error reduction {acc['reduction']:.1%} "
-            f"(per seed: {', '.join(f'{r:.1%}' for r in acc['reduction_per_seed'])}); "
-            f"acceptance {'PASS' if acc['pass'] else 'FAIL'}",
+            "Default head, per facet: "
+            + "; ".join(
+                f"{f}: triplet-error reduction {v['triplet_error_reduction']:.1%}, "
+                f"{'never loses to generic' if v['never_loses'] else 'LOSES to generic'}"
+                for f, v in acc["per_facet"].items()
+            )
+            + f"; acceptance {'PASS' if acc['pass'] else 'FAIL'}",
         ]
         return "\n".join(lines)
 

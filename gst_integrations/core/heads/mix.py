@@ -26,13 +26,16 @@ Why each part:
   (the way a held-out corpus is searched) by the mean per-query AUC of same-label against
   other-label texts. That is the triplet test without its second facet, which a head does
   not know. alpha < 1 always, so the view never collapses to D alone.
-* Feasibility gate: a view departs from the generic vectors only when that pays on the
-  guide. The chosen view's gain in per-query AUC over alpha = 0 is re-measured on fresh
-  K-fold partitions (not those that picked it) and must be significant by the corrected
-  resampled t of Nadeau and Bengio (2003), z >= ``min_gain_z``; otherwise alpha = 0 and the
-  view is the generic one. A cross-validated logistic probe (accuracy against the majority
-  share with its z, balanced accuracy against 1/C, log-loss skill over the class prior) is
-  recorded alongside as the "how much of this facet do the base vectors carry" figure.
+* Feasibility gate: a view departs from the generic vectors only when the guide shows both
+  that the facet is in the base vectors and that the view pays. (1) A cross-validated
+  logistic probe (plain or class-balanced) must be significantly more accurate than always
+  guessing the majority label (per-text paired z >= ``min_gain_z``; otherwise the facet is
+  "barely encoded"). (2) The chosen view's gain in per-query AUC over alpha = 0 is
+  re-measured on fresh K-fold partitions (not those that picked it) and must be significant
+  by the corrected resampled t of Nadeau and Bengio (2003), z >= ``min_gain_z``. Otherwise
+  alpha = 0 and W = I: the view is the generic one. The probe's figures (accuracy vs
+  majority share, balanced accuracy vs 1/C, log-loss skill over the class prior) are
+  returned for the head card.
 """
 
 from __future__ import annotations
@@ -72,8 +75,11 @@ class ViewFitOptions:
     min_gain_z: float = 2.0
     #: return M^(1/2) (z = d) instead of the concatenation (z = k + d); same cosines.
     compact: bool = True
-    #: run the logistic-probe feasibility figure (recorded only).
+    #: run the logistic-probe feasibility figure.
     probe: bool = True
+    #: also require the probe to find the facet encoded (not ``barely_encoded``) before the
+    #: view departs from the generic vectors (needs ``probe``).
+    require_encoded: bool = True
 
 
 # --------------------------------------------------------------------------- discriminant
@@ -84,48 +90,52 @@ def _class_index(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return classes, yi
 
 
-def _residual_svd(X: np.ndarray, yi: np.ndarray) -> tuple[Any, ...]:
-    """Class means and the SVD of the within-class residuals: what every shrinkage shares."""
-    n, d = X.shape
-    n_cls = int(yi.max()) + 1
-    counts = np.bincount(yi, minlength=n_cls).astype(np.float64)
-    present = counts > 0
-    means = np.zeros((n_cls, d))
-    np.add.at(means, yi, X)
-    means[present] /= counts[present, None]
-    resid = X - means[yi]
-    _, s, vt = np.linalg.svd(resid / np.sqrt(n), full_matrices=False)
-    return n, d, counts, present, means, resid, s, vt
+class _LDA:
+    """Shrinkage LDA for one labelled sample; the SVD of the within-class residuals is done
+    once and shared by every shrinkage strength.
 
-
-def _lda_directions(
-    X: np.ndarray, yi: np.ndarray, shrinkage: float | None, pre: tuple[Any, ...] | None = None
-) -> np.ndarray:
-    """C-1 shrinkage-LDA directions (rows, Sw-orthonormal), through the SVD of the residuals.
-
-    Sw = (1 - s) S + s tr(S)/d I, applied as Sw^(-1/2) without forming a d x d matrix, so a
-    fit costs an SVD of an (n, d) and a (C, d) matrix; ``pre`` (``_residual_svd``) shares the
-    first across shrinkages.
+    Sw = (1 - s) S + s tr(S)/d I is applied as Sw^(-1/2) without forming a d x d matrix, so a
+    sample costs an SVD of an (n, d) matrix, and each shrinkage an SVD of a (C, d) one.
     """
-    n, d, counts, present, means, resid, s, vt = pre or _residual_svd(X, yi)
-    if shrinkage is None:
-        from sklearn.covariance import ledoit_wolf_shrinkage
 
-        shrinkage = float(ledoit_wolf_shrinkage(resid, assume_centered=True))
-    sigma2 = max(float((s**2).sum()) / d, 1e-12)
-    shrinkage = min(max(shrinkage, 1e-3), 1.0)
-    f = ((1.0 - shrinkage) * s**2 + shrinkage * sigma2) ** -0.5
-    g = (shrinkage * sigma2) ** -0.5
+    def __init__(self, X: np.ndarray, yi: np.ndarray) -> None:
+        n, d = X.shape
+        n_cls = int(yi.max()) + 1
+        counts = np.bincount(yi, minlength=n_cls).astype(np.float64)
+        present = counts > 0
+        means = np.zeros((n_cls, d))
+        np.add.at(means, yi, X)
+        means[present] /= counts[present, None]
+        self.resid = X - means[yi]
+        _, self.s, self.vt = np.linalg.svd(self.resid / np.sqrt(n), full_matrices=False)
+        self.sigma2 = max(float((self.s**2).sum()) / d, 1e-12)
+        prior = counts[present] / n
+        m = means[present]
+        self.between = np.sqrt(prior)[:, None] * (m - prior @ m)
+        self.k = max(int(present.sum()) - 1, 1)
 
-    def whiten(A: np.ndarray) -> np.ndarray:  # A @ Sw^(-1/2)
-        av = A @ vt.T
-        return (av * f) @ vt + g * (A - av @ vt)
+    def directions(self, shrinkage: float | None) -> np.ndarray:
+        """The C-1 discriminant directions (rows, Sw-orthonormal), strongest first."""
+        if shrinkage is None:
+            from sklearn.covariance import ledoit_wolf_shrinkage
 
-    prior = counts[present] / n
-    m = means[present]
-    between = np.sqrt(prior)[:, None] * (m - prior @ m)
-    _, _, vb = np.linalg.svd(whiten(between), full_matrices=False)
-    return whiten(vb[: max(int(present.sum()) - 1, 1)])
+            shrinkage = float(ledoit_wolf_shrinkage(self.resid, assume_centered=True))
+        shrinkage = min(max(shrinkage, 1e-3), 1.0)
+        f = ((1.0 - shrinkage) * self.s**2 + shrinkage * self.sigma2) ** -0.5
+        g = (shrinkage * self.sigma2) ** -0.5
+        vt = self.vt
+
+        def whiten(A: np.ndarray) -> np.ndarray:  # A @ Sw^(-1/2)
+            av = A @ vt.T
+            return (av * f) @ vt + g * (A - av @ vt)
+
+        _, _, vb = np.linalg.svd(whiten(self.between), full_matrices=False)
+        return whiten(vb[: self.k])
+
+
+def _lda_directions(X: np.ndarray, yi: np.ndarray, shrinkage: float | None) -> np.ndarray:
+    """C-1 shrinkage-LDA directions (rows, Sw-orthonormal) of one sample."""
+    return _LDA(X, yi).directions(shrinkage)
 
 
 def _unit_median(W: np.ndarray, X: np.ndarray) -> np.ndarray:
@@ -138,26 +148,44 @@ def _discriminant(
     opts: ViewFitOptions,
     rng: np.random.Generator,
     shrinkages: tuple[float | None, ...],
-    pre: tuple[Any, ...] | None = None,
 ) -> np.ndarray:
     """D (k, d): top directions of the bagged discriminant metric, unit median norm on X."""
     n_cls = len(np.unique(yi))
     members = [np.flatnonzero(yi == c) for c in np.unique(yi)]
-    if opts.n_bags == 0 and pre is None:
-        pre = _residual_svd(X, yi)
     parts = []
-    for shrinkage in shrinkages:
-        for _ in range(max(opts.n_bags, 1)):
-            if opts.n_bags > 0:  # stratified bootstrap: every class keeps its size
-                rows = np.concatenate([rng.choice(m, size=len(m), replace=True) for m in members])
-            else:
-                rows = np.arange(len(yi))
-            shared = pre if opts.n_bags == 0 else None
-            parts.append(_unit_median(_lda_directions(X[rows], yi[rows], shrinkage, shared), X))
+    if opts.n_bags <= 0:
+        lda = _LDA(X, yi)
+        parts = [_unit_median(lda.directions(sh), X) for sh in shrinkages]
+    for shrinkage in shrinkages if opts.n_bags > 0 else ():
+        for _ in range(opts.n_bags):  # stratified bootstrap: every class keeps its size
+            rows = np.concatenate([rng.choice(m, size=len(m), replace=True) for m in members])
+            parts.append(_unit_median(_lda_directions(X[rows], yi[rows], shrinkage), X))
     stacked = np.vstack(parts) / np.sqrt(len(parts))  # stacked^T stacked = mean metric
     _, s, vt = np.linalg.svd(stacked, full_matrices=False)
     k = min(opts.dims_per_class_gap * max(n_cls - 1, 1), len(s))
     return _unit_median(s[:k, None] * vt[:k], X)
+
+
+def _discriminants(
+    X: np.ndarray,
+    yi: np.ndarray,
+    opts: ViewFitOptions,
+    rng: np.random.Generator,
+    groups: list[tuple[float | None, ...]],
+) -> list[np.ndarray]:
+    """``_discriminant`` for each group of shrinkages, sharing one residual SVD."""
+    if opts.n_bags > 0:
+        return [_discriminant(X, yi, opts, rng, g) for g in groups]
+    lda = _LDA(X, yi)
+    cache = {sh: _unit_median(lda.directions(sh), X) for g in groups for sh in g}
+    n_cls = len(np.unique(yi))
+    out = []
+    for g in groups:
+        stacked = np.vstack([cache[sh] for sh in g]) / np.sqrt(len(g))
+        _, s, vt = np.linalg.svd(stacked, full_matrices=False)
+        k = min(opts.dims_per_class_gap * max(n_cls - 1, 1), len(s))
+        out.append(_unit_median(s[:k, None] * vt[:k], X))
+    return out
 
 
 def _view_matrix(D: np.ndarray, alpha: float, d: int, compact: bool) -> np.ndarray:
@@ -197,15 +225,17 @@ def _inner_splits(
 
 
 def _query_auc(Z: np.ndarray, yi: np.ndarray) -> float:
-    """Mean over queries of P(cos to a same-label text > cos to an other-label text).
+    """Mean over queries of P(cos to a same-label text > cos to an other-label text)."""
+    Zn = Z / np.maximum(np.linalg.norm(Z, axis=1, keepdims=True), 1e-12)
+    return _auc_from_similarity(Zn @ Zn.T, yi)
 
-    Rank-sum form (Mann-Whitney) per row, ties counted half; a query with no same-label or no
-    other-label text is skipped.
-    """
+
+def _auc_from_similarity(S: np.ndarray, yi: np.ndarray) -> float:
+    """Per-query AUC from a similarity matrix: rank-sum (Mann-Whitney) per row, ties counted
+    half; a query with no same-label or no other-label text is skipped."""
     from scipy.stats import rankdata
 
-    Zn = Z / np.maximum(np.linalg.norm(Z, axis=1, keepdims=True), 1e-12)
-    S = Zn @ Zn.T
+    S = S.copy()
     np.fill_diagonal(S, -np.inf)  # self ranks first (1) and is excluded below
     ranks = rankdata(S, axis=1) - 1.0
     same = yi[:, None] == yi[None, :]
@@ -218,6 +248,20 @@ def _query_auc(Z: np.ndarray, yi: np.ndarray) -> float:
     rank_sum = (ranks * same).sum(1)
     auc = (rank_sum[ok] - n_pos[ok] * (n_pos[ok] + 1) / 2) / (n_pos[ok] * n_neg[ok])
     return float(auc.mean())
+
+
+def _blend_aucs(
+    D: np.ndarray, Xva: np.ndarray, yi: np.ndarray, alphas: tuple[float, ...]
+) -> list[float]:
+    """AUC of the view [alpha D x; (1-alpha) x] for every alpha, from two Gram matrices."""
+    P = Xva @ D.T
+    Gd, Gx = P @ P.T, Xva @ Xva.T
+    out = []
+    for a in alphas:
+        G = a * a * Gd + (1 - a) * (1 - a) * Gx
+        nrm = np.sqrt(np.maximum(np.diag(G), 1e-24))
+        out.append(_auc_from_similarity(G / nrm[:, None] / nrm[None, :], yi))
+    return out
 
 
 def _corrected_z(diffs: np.ndarray, test_over_train: float) -> float:
@@ -349,15 +393,10 @@ def fit_view_weight(
     # aucs[split, group, alpha]; alpha = 0 (generic) is the same for every group
     aucs = np.full((len(splits), len(groups), len(alphas)), np.nan)
     for s_i, (tr, va) in enumerate(splits):
-        pre = _residual_svd(X[tr], yi[tr]) if opts.n_bags == 0 else None
-        for g_i, group in enumerate(groups):
-            D = _discriminant(X[tr], yi[tr], opts, rng, group, pre)
-            for j, a in enumerate(alphas):
-                if j == 0 and g_i > 0:
-                    aucs[s_i, g_i, 0] = aucs[s_i, 0, 0]
-                    continue
-                Z = X[va] @ _view_matrix(D, a, d, compact=False).T
-                aucs[s_i, g_i, j] = _query_auc(Z, yi[va])
+        discriminants = _discriminants(X[tr], yi[tr], opts, rng, groups)
+        for g_i in range(len(groups)):
+            D = discriminants[g_i]
+            aucs[s_i, g_i] = _blend_aucs(D, X[va], yi[va], alphas)
     if splits:
         mean_auc = np.nanmean(aucs, axis=0)
         g_best, best = np.unravel_index(int(np.nanargmax(mean_auc)), mean_auc.shape)
@@ -371,11 +410,16 @@ def fit_view_weight(
         diffs = []
         for tr, va in gate_splits:
             D = _discriminant(X[tr], yi[tr], opts, rng, chosen)
-            view = _query_auc(X[va] @ _view_matrix(D, alphas[best], d, compact=False).T, yi[va])
-            diffs.append(view - _query_auc(X[va], yi[va]))
+            generic, view = _blend_aucs(D, X[va], yi[va], (0.0, alphas[best]))
+            diffs.append(view - generic)
         ratio = float(np.mean([len(va) / len(tr) for tr, va in gate_splits]))
         gain_z, gain = _corrected_z(np.array(diffs), ratio), float(np.mean(diffs))
+    feasibility = (
+        probe_feasibility(X, yi, splits[: opts.n_folds], opts.min_gain_z) if opts.probe else None
+    )
     significant = best > 0 and gain_z >= opts.min_gain_z
+    if opts.require_encoded and feasibility is not None and feasibility.get("barely_encoded"):
+        significant = False
     alpha = float(alphas[best]) if significant else 0.0
 
     info: dict[str, Any] = {
@@ -392,8 +436,8 @@ def fit_view_weight(
         "n_gate_splits": len(gate_splits),
         "options": asdict(opts),
     }
-    if opts.probe:
-        info["feasibility"] = probe_feasibility(X, yi, splits[: opts.n_folds], opts.min_gain_z)
+    if feasibility is not None:
+        info["feasibility"] = feasibility
     if alpha == 0.0:
         W = np.eye(d)
         info["discriminant_dims"] = 0

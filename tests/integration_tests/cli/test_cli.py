@@ -176,12 +176,12 @@ def test_eval_fast_writes_markdown_and_json(work, capsys) -> None:
                        "--facet-b-col", "rating", "--fast", "--out", out_dir)  # fmt: skip
     assert code == 0
     md = (out_dir / "eval-reviews.md").read_text()
-    for method in ("generic", "logistic probe (baseline)", "head: lda (default)"):
+    for method in ("generic", "logistic probe (baseline)", "head: lda_mix (default)"):
         assert f"| {method} |" in md and f"| {method} |" in out
     assert "instruction-prefixed" not in md and "paper" not in md  # --fast skips them
     report = json.loads((out_dir / "eval-reviews.json").read_text())
     assert report["facets"] == ["condition", "rating"]
-    assert 0.0 <= report["scores"]["head: lda (default)"]["condition"]["triplet"] <= 1.0
+    assert 0.0 <= report["scores"]["head: lda_mix (default)"]["condition"]["triplet"] <= 1.0
 
 
 def test_fit_with_llm_labels(work, capsys, tmp_path, monkeypatch) -> None:
