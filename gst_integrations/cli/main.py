@@ -187,7 +187,24 @@ def cmd_fit(args: argparse.Namespace) -> int:
     print(f"saved view {args.name!r} ({head.family}, {head.in_dim}->{head.out_dim}) to {path}")
     print(f"labels ({len(head.label_names)}): {', '.join(head.label_names)}")
     print("held-out metrics: " + json.dumps(metrics))
+    print(feasibility_line(head))
     return 0
+
+
+def feasibility_line(head: Any) -> str:
+    """How much of the facet the base vectors carry, from the head's card."""
+    feas, fit = head.card.get("feasibility") or {}, head.card.get("view_fit") or {}
+    if not feas:
+        return "feasibility: not measured for this head family"
+    verdict = (
+        "barely encoded: the view falls back to the generic vectors"
+        if fit.get("fell_back_to_generic")
+        else f"encoded: view mix alpha {fit.get('alpha')}"
+    )
+    return (
+        f"feasibility: probe accuracy {feas.get('cv_accuracy', float('nan')):.2f} against a "
+        f"majority share of {feas.get('majority_share', float('nan')):.2f} -> {verdict}"
+    )
 
 
 def _fit_from_collection(args: argparse.Namespace) -> int:
@@ -235,7 +252,7 @@ def _fit_from_collection(args: argparse.Namespace) -> int:
 
 def _fmt_metrics(metrics: dict[str, Any]) -> str:
     parts = []
-    first = ("val_knn_accuracy", "n_train", "n_val")
+    first = ("val_auc", "val_knn_accuracy", "n_train", "n_val")
     ordered = {k: metrics[k] for k in first if k in metrics}
     ordered.update({k: v for k, v in metrics.items() if k not in ordered and v not in (0, None)})
     for k, v in ordered.items():

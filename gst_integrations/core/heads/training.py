@@ -194,7 +194,10 @@ def _fit_lda_mix(
             UserWarning,
             stacklevel=3,
         )
+    chosen = info.get("inner_auc", {}).get(f"{info['alpha']:g}")
     return module, {
+        # cross-validated on the labels: per-query AUC of same- vs other-label texts
+        "val_auc": chosen,
         "view_fit": {k: v for k, v in info.items() if k != "feasibility"},
         "feasibility": feas,
     }

@@ -118,17 +118,17 @@ def test_fit_jsonl_and_views_table(work, capsys) -> None:
                        "--label-col", "stars")  # fmt: skip
     assert code == 0
     assert "saved view 'rating'" in out and "negative, neutral, positive" in out
-    assert "val_knn_accuracy" in out
+    assert "val_auc" in out and "feasibility: probe accuracy" in out
     code, out, _ = run(capsys, "views", "--heads", work["heads"])
     assert code == 0
     assert "condition" in out and "Which condition is the patient treating?" in out
-    assert "rating" in out and "all-MiniLM-L6-v2" in out and "val_knn_accuracy=" in out
+    assert "rating" in out and "all-MiniLM-L6-v2" in out and "val_auc=" in out
     code, out, _ = run(capsys, "views", "--heads", work["heads"], "--json")
     data = json.loads(out)
     by_name = {v["name"]: v for v in data["views"]}
     assert set(by_name) >= {"condition", "rating"}
     assert "Birth Control" in by_name["condition"]["label_names"]
-    assert "val_knn_accuracy" in by_name["condition"]["metrics"]
+    assert "val_auc" in by_name["condition"]["metrics"]
 
 
 def test_views_lists_corrupt_head(work, capsys, tmp_path) -> None:
