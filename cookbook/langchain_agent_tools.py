@@ -166,7 +166,11 @@ def build(workdir: Path, cache: Any = None) -> tuple[GSTRetriever, GSTEmbeddings
     X = np.asarray(embeddings.embed_documents(corpus.texts), dtype=np.float32)  # cached
     heads = HeadStore(workdir / "heads")
     for name, instruction in VIEWS.items():
-        head = fit_head(instruction, X, corpus.facets[name], encoder=embeddings, name=name)
+        # family="lda": the default (lda_mix) would fall back to the generic vectors for the
+        # barely encoded rating; this recipe shows tools per view, so it keeps both views.
+        head = fit_head(
+            instruction, X, corpus.facets[name], encoder=embeddings, name=name, family="lda"
+        )
         heads.save(name, head)
     return GSTRetriever.from_chroma(store, heads, k=3), embeddings
 

@@ -99,7 +99,17 @@ def fit_views(corpus: Any, embeddings: GSTEmbeddings, root: str | Path) -> HeadS
     for name, instruction in VIEWS.items():
         heads.save(
             name,
-            fit_head(instruction, X, corpus.facets[name], encoder=embeddings, name=name),
+            # family="lda": the default (lda_mix) falls back to the generic vectors for the
+            # rating, which the base vectors barely encode (its card says so); this recipe
+            # shows one chain switching views, so it keeps a discriminant view per facet.
+            fit_head(
+                instruction,
+                X,
+                corpus.facets[name],
+                encoder=embeddings,
+                name=name,
+                family="lda",
+            ),
         )
     return heads
 
