@@ -99,7 +99,16 @@ def fit_views(corpus: Any, embed: GSTEmbedding, root: str | Path) -> HeadStore:
     X = embed.base_encoder.encode(corpus.texts)  # no re-encoding: all cached by the index
     heads = HeadStore(root)
     for name, instruction in VIEWS.items():
-        head = fit_head(instruction, X, corpus.facets[name], encoder=embed.base_encoder, name=name)
+        # family="lda": the default (lda_mix) would fall back to the generic vectors for the
+        # barely encoded rating; this recipe shows routing between views, so it keeps both.
+        head = fit_head(
+            instruction,
+            X,
+            corpus.facets[name],
+            encoder=embed.base_encoder,
+            name=name,
+            family="lda",
+        )
         heads.save(name, head)
     return heads
 
