@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.model_selection import train_test_split
 
+from gst_integrations.cli.main import feasibility_line
 from gst_integrations.core.encoders.cache import CachedEncoder, VectorCache
 from gst_integrations.core.encoders.default import default_encoder
 from gst_integrations.core.heads.store import HeadStore
@@ -114,17 +115,21 @@ def run(workdir: Path, query: str, k: int, guide_fraction: float, seed: int) -> 
         stratify=corpus.facets["condition"],
     )
     store = HeadStore(workdir / "heads")
-    fit_seconds = {}
+    fit_seconds: dict[str, float] = {}
+    feasibility: dict[str, dict] = {}
     for name, instruction in VIEWS.items():
         labels = np.asarray(corpus.facets[FACET_OF_VIEW[name]])
         t0 = time.perf_counter()
         head = fit_head(instruction, X[guide], labels[guide], encoder=fp, name=name, seed=seed)
         fit_seconds[name] = time.perf_counter() - t0
         store.save(name, head)
+        feasibility[name] = head.card.get("view_fit") or {}
     print(
         f"2. fitted {len(VIEWS)} views on a {len(guide)}-review annotated sample "
         f"({guide_fraction:.0%}): " + ", ".join(f"{n} ({fit_seconds[n]:.2f} s)" for n in VIEWS)
     )
+    for name in VIEWS:
+        print(f"   {name}: {feasibility_line(store.get(name))}")
 
     # Held-out check: instruction-aware triplets (EVAL.md) on the other reviews.
     print("   held-out triplet accuracy (generic -> view):")
@@ -161,6 +166,7 @@ def run(workdir: Path, query: str, k: int, guide_fraction: float, seed: int) -> 
     )
     print(f"machine: {os.cpu_count()} CPUs, device {engine.device}")
     return {
+        "fell_back": {n: bool(f.get("fell_back_to_generic")) for n, f in feasibility.items()},
         "results": results,
         "triplets": triplet_scores,
         "switch_seconds": switch_seconds,

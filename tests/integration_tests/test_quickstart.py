@@ -23,9 +23,16 @@ def test_quickstart_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert set(figures["results"]) == {"generic", *VIEWS}
     for hits in figures["results"].values():
         assert len(hits) == 3 and all(h.document for h in hits)
-    # Both views beat the generic vectors on held-out instruction-aware triplets.
-    for generic, view in figures["triplets"].values():
-        assert view > generic
+    # A view beats the generic vectors on held-out instruction-aware triplets where the base
+    # vectors encode its facet; where they barely do (the rating), it falls back to them,
+    # says so, and ranks exactly as they do.
+    assert figures["fell_back"] == {"condition": False, "satisfaction": True}
+    for name, (generic, view) in figures["triplets"].items():
+        if figures["fell_back"][name]:
+            assert view == pytest.approx(generic, abs=1e-6)
+        else:
+            assert view > generic
+    assert "barely encoded" in out and "probe accuracy" in out
     # Switching views transforms stored vectors; it is far cheaper than re-encoding.
     assert max(figures["switch_seconds"].values()) < figures["reencode_seconds"]
     assert "faster" in out and "generic" in out and "satisfaction" in out
