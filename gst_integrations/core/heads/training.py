@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import json
 import warnings
 from collections import Counter
 from collections.abc import Sequence
@@ -171,7 +172,8 @@ def fit_head(
         "metrics": metrics,
         "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     }
-    return Head(encoder_module, card, device=dev)
+    # The card is what a head file will hold: JSON types only, so a round trip is exact.
+    return Head(encoder_module, json.loads(json.dumps(card)), device=dev)
 
 
 def _fit_lda_mix(
