@@ -50,8 +50,13 @@ def _clauses(rng: random.Random) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def collection():
-    client = chromadb.EphemeralClient(settings=Settings(anonymized_telemetry=False))
+def collection(tmp_path_factory):
+    # A persistent client in a temp dir: an EphemeralClient is a per-process singleton, and
+    # other tests open it with other settings.
+    client = chromadb.PersistentClient(
+        path=str(tmp_path_factory.mktemp("filters")),
+        settings=Settings(anonymized_telemetry=False),
+    )
     col = client.get_or_create_collection("filters-diff", embedding_function=None)
     rows = _rows()
     ids = [str(i) for i in range(len(rows))]
