@@ -1,69 +1,137 @@
-"""GPU check: the view benchmarks on CUDA and on the CPU in one run, for a side-by-side table.
+"""GPU check: what a user meets on CUDA against the CPU of the same machine, in one run.
 
-    python benchmarks/gpu_check.py                 # CUDA (when available) then CPU
-    python benchmarks/gpu_check.py --device cpu --small   # a CPU-only smoke run
+    python benchmarks/gpu_check.py --out results/            # CUDA and CPU, 100k and 1M rows
+    python benchmarks/gpu_check.py --small --out results/    # a smoke run (20k rows)
 
-Runs in a few minutes: the sizes default to 100k and 1M vectors, the Chroma and quality
-sections are run once (on the CPU) since they do not depend on the device.
+Sections, each written to ``--out`` as soon as it is measured (a run cut short keeps them):
+
+1. ``encode.json``: re-encoding rate of the real base encoder on real drug reviews, per device;
+2. ``heads.json``: fitting heads (``lda_mix``, the default, and the trained ``mlp``) on
+   encoded reviews, and materialising their views over 1M vectors with top-10, per device;
+3. ``store-N.json``: the end-to-end Chroma benchmark (``evaluation.store_bench``) on one
+   persistent collection filled once, measured with the engine on CUDA and then on the CPU.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
-import sys
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import torch  # noqa: E402
 
-from gst_integrations.evaluation.bench import (
-    format_table,
+from gst_integrations.core.heads.training import fit_head  # noqa: E402
+from gst_integrations.evaluation.bench import (  # noqa: E402
+    machine_info,
+    machine_line,
     measure_encode_rate,
-    run_view_benchmarks,
     shared_encoder,
 )
+from gst_integrations.evaluation.store_bench import (  # noqa: E402
+    bench_store,
+    fill_collection,
+    format_store_table,
+)
+
+
+def _save(out: Path, name: str, payload: Any) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = out / f".{name}.tmp"
+    tmp.write_text(json.dumps(payload, indent=2, default=str) + "\n", encoding="utf-8")
+    tmp.replace(out / name)
+    print(f"--- {name}\n{json.dumps(payload, indent=1, default=str)}", flush=True)
+
+
+def _sync(device: str) -> None:
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
+def encode_rates(devices: list[str], n_texts: int) -> dict[str, Any]:
+    """Reviews/s of the real base encoder on each device (the re-encoding baseline)."""
+    return {dev: measure_encode_rate(n_texts, shared_encoder(dev)) for dev in devices}
+
+
+def head_timings(devices: list[str], n_vectors: int) -> dict[str, Any]:
+    """Fit time of each family on real encoded reviews, and a view of n_vectors + top-10."""
+    from gst_integrations.evaluation.datasets import load_drug_reviews
+
+    data = load_drug_reviews()
+    X = shared_encoder("cpu").encode(data.texts)
+    labels = data.facets["condition"]
+    base = torch.nn.functional.normalize(torch.randn(n_vectors, X.shape[1]), dim=1)
+    out: dict[str, Any] = {"reviews": len(labels), "view_rows": n_vectors}
+    for dev in devices:
+        for family in ("lda_mix", "mlp"):
+            t = time.perf_counter()
+            head = fit_head("Which condition is treated?", X, labels, family=family, device=dev)
+            fit_s = time.perf_counter() - t
+            on_dev = base.to(dev)
+            head.transform_tensor(on_dev[:1000])  # warm-up
+            _sync(dev)
+            t = time.perf_counter()
+            Z = head.transform_tensor(on_dev)
+            _sync(dev)
+            transform_s = time.perf_counter() - t
+            q = Z[:100]
+            t = time.perf_counter()
+            for i in range(len(q)):
+                torch.topk(Z @ q[i], 10)
+            _sync(dev)
+            topk_ms = (time.perf_counter() - t) / len(q) * 1e3
+            out[f"{dev}/{family}"] = {
+                "fit_s": fit_s,
+                "out_dim": head.out_dim,
+                "transform_s": transform_s,
+                "top10_ms": topk_ms,
+            }
+            del on_dev, Z
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument(
-        "--device",
-        choices=["auto", "cuda", "cpu"],
-        default="auto",
-        help="auto/cuda: CUDA then CPU; cpu: the CPU only",
-    )
     p.add_argument("--small", action="store_true", help="small sizes (smoke run)")
+    p.add_argument("--sizes", default="", help="comma-separated store sizes")
+    p.add_argument("--queries", type=int, default=200)
+    p.add_argument("--out", default="gpu-check")
     args = p.parse_args(argv)
-    if args.device == "cuda" and not torch.cuda.is_available():
-        print("CUDA is not available on this machine", file=sys.stderr)
-        return 2
-    devices = ["cpu"]
-    if args.device != "cpu" and torch.cuda.is_available():
-        devices = ["cuda", "cpu"]
-    sizes = (20_000,) if args.small else (100_000, 1_000_000)
-    for dev in devices:
-        out = run_view_benchmarks(
-            sizes=sizes,
-            device=dev,
-            encode_texts=64 if args.small else 500,
-            n_queries=20 if args.small else 200,
-            print_table=False,
-        )
-        print(f"\n=== device {dev} ===")
-        print(format_table(out))
-        if dev == "cuda":  # a fair ratio on a GPU machine: re-encoding on the GPU too
-            gpu = measure_encode_rate(64 if args.small else 500, shared_encoder("cuda"))
-            print(
-                f"re-encoding on cuda: {gpu['per_second']:.0f} reviews/s (measured on "
-                f"{gpu['texts']} real reviews, extrapolated linearly)"
+    out = Path(args.out)
+    devices = (["cuda"] if torch.cuda.is_available() else []) + ["cpu"]
+    sizes = (
+        [int(s) for s in args.sizes.split(",")]
+        if args.sizes
+        else ([20_000] if args.small else [100_000, 1_000_000])
+    )
+    machines = {dev: machine_info(torch.device(dev)) for dev in devices}
+    _save(out, "machine.json", {d: machine_line(m) for d, m in machines.items()})
+    rates = encode_rates(devices, 64 if args.small else 1000)
+    _save(out, "encode.json", rates)
+    _save(out, "heads.json", head_timings(devices, 20_000 if args.small else 1_000_000))
+    for n in sizes:
+        root = tempfile.mkdtemp(prefix=f"gst-gpu-check-{n}-")
+        t = time.perf_counter()
+        col = fill_collection(root, n)
+        fill_s = time.perf_counter() - t
+        rows = []
+        for dev in devices:
+            # The baseline a user of this device meets: re-encoding on the same device.
+            r = bench_store(
+                n, rates[dev]["per_second"], dev, n_queries=args.queries, collection=col
             )
-            for r in out["store"]:
-                ratio = r["n"] / gpu["per_second"] / r["warm_switch_s"]
-                print(
-                    f"  N={r['n']:,}: warm view switch {r['warm_switch_s']:.3f} s, "
-                    f"{ratio:,.0f}x faster than re-encoding on the GPU"
-                )
+            r["fill_s"] = fill_s
+            rows.append(r)
+            _save(out, f"store-{n}.json", rows)
+            print(format_store_table([r], machine_line(machines[dev])), flush=True)
+        del col
+        shutil.rmtree(root, ignore_errors=True)
     return 0
 
 

@@ -5,8 +5,11 @@ pages, into a ``RowTable`` on its device (``keep_base=True``, the default; fp16/
 ``dtype``), next to the documents and metadata (``catalogue="memory"``) or not
 (``catalogue="store"``: documents are fetched from the store for the top k only, and
 filters run in the store). Every view is one transform of that base matrix, made on first
-use: a view switch or a refit costs a matmul, not a store read. ``keep_base=False`` is the
-memory-light mode: no base matrix, and a new view reads the store again.
+use: a view switch or a refit costs a matmul, not a store read. A view whose metric is
+c I + AᵀA with a small A (the default ``lda_mix`` head) keeps only A x and its norm per
+row and is scored together with the base matrix (``low_rank``): the same scores, r + 1
+numbers a row instead of d. ``keep_base=False`` is the memory-light mode: no base matrix,
+and a new view reads the store again.
 
 Freshness: a search refreshes first when the last refresh is older than ``max_staleness``
 (0: always). A refresh (``refresh.read_changes``) reads what changed outside the search
@@ -43,6 +46,7 @@ from gst_integrations.core.heads.store import HeadStore, check_view_name
 from gst_integrations.core.hits import SearchHit
 from gst_integrations.core.validation import as_float32_matrix, check_k
 from gst_integrations.core.views.index import METRICS, exact_topk
+from gst_integrations.core.views.low_rank import low_rank_metric
 from gst_integrations.core.views.refresh import (
     RefreshStats,
     check_dimensions,
@@ -131,6 +135,7 @@ class ViewEngine:
         self._cache_arg = cache
         self._encoder: CachedEncoder | None = None
         self._table: RowTable | None = None
+        self._low_rank: dict[int, tuple[Head, tuple[torch.Tensor, float] | None]] = {}
         self._revision: int | None = None
         self._refreshed_at = float("-inf")  # monotonic time the last refresh started reading
         self._reconciled_at = float("-inf")
@@ -302,8 +307,24 @@ class ViewEngine:
         return out
 
     def _view_rows(self, vm: ViewMatrix, X: torch.Tensor) -> torch.Tensor:
+        if vm.low_rank is not None:  # A x and |W x|, with |W x|² = c |x|² + |A x|²
+            A, c = vm.low_rank
+            X = X.float()
+            AX = X @ A.T
+            norm = torch.sqrt(c * (X * X).sum(1) + (AX * AX).sum(1))
+            return torch.cat([AX, norm[:, None]], dim=1)
         Z = X if vm.head is None else vm.head.transform_tensor(X)
         return torch.nn.functional.normalize(Z, dim=1) if vm.metric == "cosine" else Z
+
+    def _low_rank_of(self, head: Head) -> tuple[torch.Tensor, float] | None:
+        """The (A, c) form of a linear head's metric on this device, computed once per head."""
+        cached = self._low_rank.get(id(head))
+        if cached is not None and cached[0] is head:
+            return cached[1]
+        form = low_rank_metric(head.weight) if head.is_linear else None
+        value = None if form is None else (torch.from_numpy(form.A).to(self.device), form.c)
+        self._low_rank[id(head)] = (head, value)
+        return value
 
     def _fresh_table(self) -> RowTable:
         """The table, refreshed first when older than ``max_staleness``."""
@@ -340,9 +361,17 @@ class ViewEngine:
             if head is not None:
                 head.to(self.device)
             metric = "cosine" if head is None else self.metric
-            width = table.dim if head is None else head.out_dim
+            # With the base matrix held, a view of the c I + AᵀA form keeps only A x and |W x|.
+            low_rank = (
+                self._low_rank_of(head) if head is not None and table.base is not None else None
+            )
+            width = (
+                table.dim
+                if head is None
+                else (low_rank[0].shape[0] + 1 if low_rank is not None else head.out_dim)
+            )
             matrix = torch.zeros((table.capacity, width), dtype=self.dtype, device=self.device)
-            vm = ViewMatrix(head, matrix, metric)
+            vm = ViewMatrix(head, matrix, metric, low_rank)
             if table.base is not None:
                 for s in range(0, table.n, TRANSFORM_CHUNK):
                     X = table.base[s : s + TRANSFORM_CHUNK].float()
@@ -467,6 +496,17 @@ class ViewEngine:
             assert table.base is not None
             qn = torch.nn.functional.normalize(q[None, :], dim=1)[0].to(table.base.dtype)
             return (table.base[:n] @ qn).float() / table.base_norms[:n]
+        if vm.low_rank is not None:  # c (x·q) + (A x)·(A q), over the view norms for cosine
+            assert table.base is not None
+            A, c = vm.low_rank
+            R = vm.matrix[:n].float()
+            qf = q.float()
+            aq = A @ qf
+            s = c * (table.base[:n] @ qf.to(table.base.dtype)).float() + R[:, :-1] @ aq
+            if vm.metric == "cosine":
+                q_norm = torch.sqrt(c * (qf @ qf) + aq @ aq).clamp_min(1e-12)
+                s = s / (R[:, -1].clamp_min(1e-12) * q_norm)
+            return s
         qz = q[None, :] if vm.head is None else vm.head.transform_tensor(q[None, :])
         if vm.metric == "cosine":
             qz = torch.nn.functional.normalize(qz, dim=1)
@@ -500,9 +540,13 @@ class ViewEngine:
             table = self._table
             assert table is not None
             rows = table.live_rows()
-            if vm is None:
+            if vm is None or vm.low_rank is not None:  # made from the base matrix
                 assert table.base is not None
-                M = torch.nn.functional.normalize(table.base[: table.n].float(), dim=1)
+                M = table.base[: table.n].float()
+                if vm is not None and vm.head is not None:
+                    M = vm.head.transform_tensor(M)
+                if vm is None or vm.metric == "cosine":
+                    M = torch.nn.functional.normalize(M, dim=1)
             else:
                 M = vm.matrix[: table.n]
             idx = torch.from_numpy(rows).to(self.device)

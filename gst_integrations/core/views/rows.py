@@ -27,8 +27,12 @@ class ViewMatrix:
     """One materialised view: its head (None: generic) and its row-aligned matrix."""
 
     head: Head | None
-    matrix: torch.Tensor  # (capacity, z); unit rows for "cosine"
+    #: (capacity, z), unit rows for "cosine"; for a low-rank view (capacity, r + 1): the rows
+    #: hold A x and the view norm |W x| (``core.views.low_rank``), scored with the base matrix.
+    matrix: torch.Tensor
     metric: str
+    #: (A on the device, c) when WᵀW = c I + AᵀA with a small A; None: a full view matrix.
+    low_rank: tuple[torch.Tensor, float] | None = None
 
 
 def _grow(t: torch.Tensor, capacity: int) -> torch.Tensor:
