@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 
 import pytest
@@ -11,7 +13,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 # One vector cache per test session, shared by every test: the reviews are encoded once,
 # and nothing is written to the user's own cache.
-os.environ.setdefault("GST_CACHE_DIR", tempfile.mkdtemp(prefix="gst-test-cache-"))
+if "GST_CACHE_DIR" not in os.environ:
+    _cache_dir = tempfile.mkdtemp(prefix="gst-test-cache-")
+    os.environ["GST_CACHE_DIR"] = _cache_dir
+    atexit.register(shutil.rmtree, _cache_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
