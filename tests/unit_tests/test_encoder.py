@@ -58,3 +58,17 @@ def test_fingerprints_tell_encoders_apart() -> None:
         a.require_same(b)
     round_trip = EncoderFingerprint.from_dict(a.to_dict())
     assert round_trip == a and round_trip.key == a.key
+
+
+def test_as_encoder_dispatches_by_type_not_by_attribute_names() -> None:
+    """An object that answers every attribute name (as a pymongo Collection does) is no encoder."""
+    import pytest
+
+    from gst_integrations import as_encoder
+
+    class AnswersEverything:
+        def __getattr__(self, name: str):
+            return lambda *a, **k: None
+
+    with pytest.raises(TypeError, match="is not an encoder"):
+        as_encoder(AnswersEverything())
