@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
+from gst_integrations.core.heads.head import load_head
 from gst_integrations.core.heads.training import fit_head
 from gst_integrations.core.search.query_side import QuerySideSearcher
 from gst_integrations.stores.chroma import chroma_client, chroma_search_base
@@ -54,6 +55,7 @@ def run_recall(
     seed: int = 0,
     families: tuple[str, ...] = ("lda_mix", "lda"),
     guide_size: int = 2000,
+    heads_dir: str | None = None,
 ) -> dict[str, Any]:
     X, meta = load_corpus(vectors, rows)
     n = len(X)
@@ -68,16 +70,21 @@ def run_recall(
     perm = rng.permutation(labelled)
     # A labelled sample of the size users label (2,000 definitions); the rest is held out.
     guide, held = perm[:guide_size], perm[guide_size:]
-    heads = {
-        family: fit_head(
+    heads = {}
+    for family in families:
+        path = Path(heads_dir) / f"field-{family}.safetensors" if heads_dir else None
+        if path is not None and path.exists():
+            heads[family] = load_head(path)
+            continue
+        heads[family] = fit_head(
             "Which subject field is this definition from?",
             X[guide],
             [fields[i] for i in guide],
             encoder="default",
             family=family,
         )
-        for family in families
-    }
+        if path is not None:
+            heads[family].save(path)
     queries = rng.choice(held, n_queries, replace=False)
     root = tempfile.mkdtemp(prefix="gst-recall-")
     client = chroma_client(root)
@@ -178,8 +185,9 @@ def main() -> None:
     p.add_argument("--rows", required=True)
     p.add_argument("--queries", type=int, default=100)
     p.add_argument("--out", help="directory for recall.md and recall.json")
+    p.add_argument("--heads-dir", help="keep the fitted heads here and reuse them next time")
     args = p.parse_args()
-    out = run_recall(args.vectors, args.rows, n_queries=args.queries)
+    out = run_recall(args.vectors, args.rows, n_queries=args.queries, heads_dir=args.heads_dir)
     text = format_recall(out)
     print(text)
     if args.out:
