@@ -23,8 +23,12 @@ lint:
 	$(BIN)/ruff check gst_integrations tests cookbook benchmarks
 	$(BIN)/lint-imports
 
+# --threads 1: on a shared CPU, oversubscribed BLAS/OpenMP threads slow the fits and KMeans 5-10x.
 eval:
-	HF_HUB_OFFLINE=1 $(BIN)/gst eval --dataset drug-reviews --seeds 0,1,2 --out docs/eval
+	HF_HUB_OFFLINE=1 $(BIN)/gst eval --dataset drug-reviews --seeds 0,1,2 \
+		--budget 0.1,0.3,0.5,0.7 --threads 1 --out docs/eval
+	HF_HUB_OFFLINE=1 $(BIN)/gst eval --dataset gcide-two-facet --seeds 0,1,2 \
+		--budget 0.1,0.3,0.5,0.7 --threads 1 --fast --out docs/eval
 
 bench:
 	HF_HUB_OFFLINE=1 $(BIN)/gst bench --out docs/bench

@@ -3,11 +3,15 @@
 What it shows (offline, under a minute on 2 CPU cores):
 
 1. Embed ~200 drug reviews ONCE with the base encoder (``GSTEmbeddings()``) into an embedded
-   Chroma in a temp dir, and fit two views with ``fit_head`` from the labelled sample.
+   Chroma in a temp dir, and fit two views with ``fit_head`` from the labelled sample. The
+   base vectors barely encode the rating, so that view warns and falls back to the generic
+   vectors (its card says so); a blend still uses it next to the condition view.
 2. ``view_tools(retriever)``: one retriever tool per view (``create_retriever_tool``), named
    after the view and described by its instruction (``search_by_condition``,
    ``search_by_rating``).
-3. ``view_choice_tool(retriever)``: one tool whose ``view`` argument is an enum of the views.
+3. ``view_choice_tool(retriever)``: one tool whose ``view`` argument is an enum of the views,
+   and whose optional ``weights`` blend several views and the generic vectors for questions
+   that mix facets ("negative experiences with acne treatments").
 4. A minimal tool-calling loop (bind tools, run the calls, feed back ``ToolMessage``s) driven by
    an offline scripted chat model that emits real ``tool_calls`` and answers from the tool
    output, so the trace below shows what each view retrieved.
@@ -50,6 +54,7 @@ from langchain_core.prompts import PromptTemplate  # noqa: E402
 from langchain_core.tools import BaseTool  # noqa: E402
 
 from gst_integrations import fit_head  # noqa: E402
+from gst_integrations.cli.main import feasibility_line  # noqa: E402
 from gst_integrations.core.heads.store import HeadStore  # noqa: E402
 from gst_integrations.evaluation.datasets import load_drug_reviews  # noqa: E402
 from gst_integrations.langchain import (  # noqa: E402
@@ -78,6 +83,17 @@ SCRIPT = [
         {
             "name": "search_reviews",
             "args": {"query": "terrible drug, awful side effects", "view": "rating", "k": 4},
+        },
+    ),
+    (
+        "What are the negative experiences with acne treatments?",
+        {
+            "name": "search_reviews",
+            "args": {
+                "query": "negative experiences with acne treatments",
+                "view": "condition",
+                "weights": {"condition": 0.6, "rating": 0.4, "generic": 0.2},
+            },
         },
     ),
 ]
@@ -139,7 +155,7 @@ def run_agent(
             for d in docs:
                 m = d.metadata
                 view, score = m["gst_view"], m["gst_score"]
-                print(f"    {view:<9} {score:.2f}  {m['condition']:<24} {m['rating']}")
+                print(f"    {view:<9} {score:.3f}  {m['condition']:<24} {m['rating']}")
             messages.append(result)
     return "(no answer within max_steps)"
 
@@ -166,12 +182,9 @@ def build(workdir: Path, cache: Any = None) -> tuple[GSTRetriever, GSTEmbeddings
     X = np.asarray(embeddings.embed_documents(corpus.texts), dtype=np.float32)  # cached
     heads = HeadStore(workdir / "heads")
     for name, instruction in VIEWS.items():
-        # family="lda": the default (lda_mix) would fall back to the generic vectors for the
-        # barely encoded rating; this recipe shows tools per view, so it keeps both views.
-        head = fit_head(
-            instruction, X, corpus.facets[name], encoder=embeddings, name=name, family="lda"
-        )
+        head = fit_head(instruction, X, corpus.facets[name], encoder=embeddings, name=name)
         heads.save(name, head)
+        print(f"view {name!r}: {feasibility_line(head)}")
     return GSTRetriever.from_chroma(store, heads, k=3), embeddings
 
 

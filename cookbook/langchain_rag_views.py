@@ -7,10 +7,16 @@ What it shows (offline, under a minute on 2 CPU cores):
 2. Fit two views from the labelled sample with ``fit_head``: "which condition is the patient
    treating?" and "how satisfied is the patient?". A head maps the vectors already in Chroma
    into a view: switching views re-encodes nothing.
+   Each head's card says how much of its facet the base vectors carry: the condition is
+   well encoded, the satisfaction (rating) barely, so that view falls back to the generic
+   vectors and warns instead of retrieving worse than they do.
 3. Build ONE LCEL RAG chain on ``GSTRetriever.from_chroma(...).as_configurable()`` and ask it
    the same question under each view with ``config={"configurable": {"view": ...}}``: the
-   condition view retrieves reviews of the same condition, the rating view reviews of the
-   same satisfaction, so the context (and the answer) differ.
+   condition view retrieves reviews of the same condition, so the context (and the answer)
+   differ from the rating view's.
+4. Ask a question that mixes facets with a blend of both views and the generic vectors,
+   ``{"condition": 0.6, "rating": 0.4, None: 0.2}``: the score is the weighted sum of each
+   view's cosine.
 
 The "LLM" here is a ``RunnableLambda`` that echoes the context it was given, so the recipe runs
 offline and its output shows exactly what was retrieved. To use a real model, replace
@@ -46,6 +52,7 @@ from langchain_core.prompts import ChatPromptTemplate  # noqa: E402
 from langchain_core.runnables import Runnable, RunnableLambda, RunnablePassthrough  # noqa: E402
 
 from gst_integrations import fit_head  # noqa: E402
+from gst_integrations.cli.main import feasibility_line  # noqa: E402
 from gst_integrations.core.heads.store import HeadStore  # noqa: E402
 from gst_integrations.evaluation.datasets import load_drug_reviews  # noqa: E402
 from gst_integrations.langchain import GSTEmbeddings, GSTRetriever  # noqa: E402
@@ -55,6 +62,9 @@ VIEWS = {
     "condition": "Which condition is the patient treating?",
     "rating": "How satisfied is the patient with the drug?",
 }
+#: A question about two facets at once, and the blend that answers it (None: generic).
+MIXED_QUESTION = "negative experiences with acne treatments"
+BLEND = {"condition": 0.6, "rating": 0.4, None: 0.2}
 QUESTION = (
     "My acne got so much worse on this and the dryness was unbearable. "
     "Did anyone else give up on it?"
@@ -93,24 +103,16 @@ def build_store(corpus: Any, embeddings: GSTEmbeddings, path: str | Path) -> Chr
 
 
 def fit_views(corpus: Any, embeddings: GSTEmbeddings, root: str | Path) -> HeadStore:
-    """One head per labelled facet; the base vectors come from the cache (no re-encoding)."""
+    """One head per labelled facet; the base vectors come from the cache (no re-encoding).
+
+    The default head warns when the base vectors barely encode a facet (here the rating);
+    its card holds the figures, printed below."""
     X = np.asarray(embeddings.embed_documents(corpus.texts), dtype=np.float32)
     heads = HeadStore(root)
     for name, instruction in VIEWS.items():
-        heads.save(
-            name,
-            # family="lda": the default (lda_mix) falls back to the generic vectors for the
-            # rating, which the base vectors barely encode (its card says so); this recipe
-            # shows one chain switching views, so it keeps a discriminant view per facet.
-            fit_head(
-                instruction,
-                X,
-                corpus.facets[name],
-                encoder=embeddings,
-                name=name,
-                family="lda",
-            ),
-        )
+        head = fit_head(instruction, X, corpus.facets[name], encoder=embeddings, name=name)
+        heads.save(name, head)
+        print(f"view {name!r}: {feasibility_line(head)}")
     return heads
 
 
@@ -174,6 +176,19 @@ def main(workdir: str | Path | None = None, cache: Any = None, k: int = 5) -> di
         answers[view] = chain.invoke(QUESTION, config={"configurable": {"view": view}})
         print(f"\n[view={view}] {VIEWS[view]}\n{answers[view]}")
 
+    # A question that mixes facets: a blend of both views and the generic vectors, through
+    # the chain's config like any view, and per call on the retriever.
+    answers["blend"] = chain.invoke(MIXED_QUESTION, config={"configurable": {"view": BLEND}})
+    print(f"\n[view={BLEND}] {MIXED_QUESTION}\n{answers['blend']}")
+    blended = retriever.invoke(MIXED_QUESTION, view=BLEND)
+    alone = retriever.invoke(MIXED_QUESTION, view="rating")
+    print(f"\n[view=rating] {MIXED_QUESTION}\n" + format_docs(alone))
+    spread = {}
+    for docs in (alone, blended):
+        scores = [d.metadata["gst_score"] for d in docs]
+        spread[docs[0].metadata["gst_view"]] = max(scores) - min(scores)
+    print("score spread (max - min): " + ", ".join(f"{v} {s:.3f}" for v, s in spread.items()))
+
     # The same retriever, per call and with a metadata filter (a Chroma where dict).
     negatives = retriever.invoke(QUESTION, view="condition", k=3, filter={"rating": "negative"})
     print("\n[view=condition, filter rating == negative]\n" + format_docs(negatives))
@@ -182,7 +197,13 @@ def main(workdir: str | Path | None = None, cache: Any = None, k: int = 5) -> di
     if tmp is not None:
         del store, retriever, chain
         tmp.cleanup()
-    return {"answers": answers, "n_encoded": embeddings.n_encoded, "negatives": negatives}
+    return {
+        "answers": answers,
+        "n_encoded": embeddings.n_encoded,
+        "negatives": negatives,
+        "blended": blended,
+        "spread": spread,
+    }
 
 
 if __name__ == "__main__":

@@ -7,9 +7,12 @@ What it shows (offline, under a minute on 2 CPU cores):
    ``GSTEmbedding()`` (all-MiniLM-L6-v2). This is the only time the corpus is encoded.
 2. Fit two views from the labelled sample with ``fit_head``: "which condition is the
    patient treating?" and "how satisfied is the patient?". A head is a small learned map
-   applied to the vectors already in Chroma: switching views re-encodes nothing.
-3. Retrieve one held-out review under both views with ``GSTRetriever``: the condition view
-   finds reviews of the same condition, the rating view reviews of the same satisfaction.
+   applied to the vectors already in Chroma: switching views re-encodes nothing. The base
+   vectors barely encode the satisfaction, so the rating view says so and falls back to the
+   generic vectors rather than retrieve worse than they do.
+3. Retrieve one query under both views with ``GSTRetriever``, and a question that mixes
+   facets ("negative experiences with acne treatments") under a blend of both views and the
+   generic vectors, ``view={"condition": 0.6, "rating": 0.4, None: 0.2}``.
 4. Route a question to a view with a ``RouterRetriever`` whose selector reads each view's
    instruction (offline: ``EmbeddingSingleSelector``; with a real LLM:
    ``LLMSingleSelector``).
@@ -38,6 +41,7 @@ from llama_index.core.schema import TextNode  # noqa: E402
 from llama_index.vector_stores.chroma import ChromaVectorStore  # noqa: E402
 
 from gst_integrations import fit_head  # noqa: E402
+from gst_integrations.cli.main import feasibility_line  # noqa: E402
 from gst_integrations.core.heads.store import HeadStore  # noqa: E402
 from gst_integrations.evaluation.datasets import load_drug_reviews  # noqa: E402
 from gst_integrations.llama_index import (  # noqa: E402
@@ -53,6 +57,9 @@ VIEWS = {
     "rating": "How satisfied is the patient with the drug?",
 }
 FACETS = ("condition", "rating")
+#: A question about two facets at once, and the blend that answers it (None: generic).
+MIXED_QUERY = "negative experiences with acne treatments"
+BLEND = {"condition": 0.6, "rating": 0.4, None: 0.2}
 QUERY = (
     "This drug made my depression worse and the side effects were terrible. I stopped taking it."
 )
@@ -94,22 +101,19 @@ def build_index(corpus: Any, embed: GSTEmbedding, path: str | Path) -> VectorSto
     return VectorStoreIndex(review_nodes(corpus), storage_context=storage, embed_model=embed)
 
 
-def fit_views(corpus: Any, embed: GSTEmbedding, root: str | Path) -> HeadStore:
-    """Fit one head per facet on the labelled sample; base vectors come from the cache."""
+def fit_views(corpus: Any, embed: GSTEmbedding, root: str | Path, **head_options: Any) -> HeadStore:
+    """Fit one head per facet on the labelled sample; base vectors come from the cache.
+
+    ``head_options`` go to ``fit_head`` (the default head family when empty)."""
     X = embed.base_encoder.encode(corpus.texts)  # no re-encoding: all cached by the index
     heads = HeadStore(root)
     for name, instruction in VIEWS.items():
-        # family="lda": the default (lda_mix) would fall back to the generic vectors for the
-        # barely encoded rating; this recipe shows routing between views, so it keeps both.
         head = fit_head(
-            instruction,
-            X,
-            corpus.facets[name],
-            encoder=embed.base_encoder,
-            name=name,
-            family="lda",
-        )
+            instruction, X, corpus.facets[name], encoder=embed.base_encoder, name=name,
+            **head_options,
+        )  # fmt: skip
         heads.save(name, head)
+        print(f"view {name!r}: {feasibility_line(head)}")
     return heads
 
 
@@ -153,11 +157,22 @@ def main(workdir: str | Path | None = None, cache: Any = None, top_k: int = 10) 
     for view, nodes in by_view.items():
         show(f"\n[view={view}] top {top_k}", nodes)
 
-    # 2. Filters work per call too (LlamaIndex MetadataFilters or a Chroma where dict).
+    # 2. A question that mixes facets: a blend of both views and the generic vectors.
+    blended = retriever.retrieve(MIXED_QUERY, view=BLEND)
+    show(f"\n[{MIXED_QUERY!r}, view={BLEND}] top {top_k}", blended)
+    spread = {}
+    for view, nodes in (
+        ("rating", retriever.retrieve(MIXED_QUERY, view="rating")),
+        ("blend", blended),
+    ):
+        spread[view] = max(n.score for n in nodes) - min(n.score for n in nodes)
+    print("score spread (max - min): " + ", ".join(f"{v} {s:.3f}" for v, s in spread.items()))
+
+    # 3. Filters work per call too (LlamaIndex MetadataFilters or a Chroma where dict).
     negatives = retriever.retrieve(query, view="condition", filters={"rating": "negative"})
     show("\n[view=condition, rating == negative]", negatives[:3])
 
-    # 3. Let a selector pick the view from the views' instructions.
+    # 4. Let a selector pick the view from the views' instructions.
     router = view_router_retriever(retriever, similarity_top_k=3)
     routed = {}
     for question in (
@@ -168,7 +183,7 @@ def main(workdir: str | Path | None = None, cache: Any = None, top_k: int = 10) 
         routed[question] = nodes[0].node.metadata["gst_view"]
         print(f"\nrouted {question!r} -> view={routed[question]}")
 
-    # 4. Answer with sources from the routed view (MockLLM here; plug in a real LLM).
+    # 5. Answer with sources from the routed view (MockLLM here; plug in a real LLM).
     engine = view_query_engine(retriever, route=True, similarity_top_k=3)
     response = engine.query("Which condition is the patient treating? Reviews about insomnia.")
     print(f"\nanswer (MockLLM): {str(response)[:40]!r}")
@@ -182,6 +197,8 @@ def main(workdir: str | Path | None = None, cache: Any = None, top_k: int = 10) 
     return {
         "query": query,
         "by_view": by_view,
+        "blended": blended,
+        "spread": spread,
         "routed": routed,
         "response": response,
         "n_encoded": embed.n_encoded,

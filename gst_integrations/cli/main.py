@@ -9,11 +9,12 @@ missing column, an unknown view or dataset, any ``GSTError``) is printed as one
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -368,6 +369,8 @@ def _fmt_meta(meta: dict[str, Any]) -> str:
 def cmd_eval(args: argparse.Namespace) -> int:
     """Run the EVAL.md protocol; print the markdown table and write markdown + JSON."""
     require_eval_extra("eval")
+    from gst_integrations.evaluation.blends import parse_blends
+    from gst_integrations.evaluation.budget import run_label_budget
     from gst_integrations.evaluation.datasets.dataset import LabelledCorpus
     from gst_integrations.evaluation.protocol import HEAD_VARIANTS, INSTRUCTIONS, run_protocol
 
@@ -417,27 +420,71 @@ def cmd_eval(args: argparse.Namespace) -> int:
     variants = HEAD_VARIANTS
     if args.fast:
         variants = {k: v for k, v in HEAD_VARIANTS.items() if not k.startswith("head: paper")}
-    report = run_protocol(
-        corpus,
-        facets,
-        guide_fraction=args.guide_fraction,
-        seed=args.seed,
-        seeds=[int(x) for x in args.seeds.split(",")] if args.seeds else None,
-        instructions=instructions,
-        head_variants=variants,
-        prefixed_baseline=not args.fast,
-        show_progress=True,
-    )
-    md = report.to_markdown()
+    seeds = [int(x) for x in args.seeds.split(",")] if args.seeds else [args.seed]
+    try:
+        blends = parse_blends(args.blends, facets[:2]) if args.blends else None
+    except ValueError as exc:
+        raise CLIError(f"--blends: {exc}") from None
+    with _thread_limit(args.threads):
+        report = run_protocol(
+            corpus,
+            facets,
+            guide_fraction=args.guide_fraction,
+            seeds=seeds,
+            instructions=instructions,
+            head_variants=variants,
+            prefixed_baseline=not args.fast,
+            blends=blends,
+            show_progress=True,
+        )
+        curve = None
+        if args.budget:
+            fractions = [float(x) for x in args.budget.split(",")]
+            curve = run_label_budget(
+                corpus,
+                facets,
+                fractions=fractions,
+                seeds=seeds,
+                done={args.guide_fraction: report},
+                instructions=instructions,
+                blends=blends,
+                show_progress=True,
+                log=print,
+            )
+    md = report.to_markdown() + ("\n\n" + curve.to_markdown() if curve else "")
     print(md)
     if args.out:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
         stem = f"eval-{corpus.name}"
+        payload = report.to_dict()
+        if curve:
+            payload["label_budget"] = curve.to_dict()
+            curve.plot(out / f"{stem}-budget.png")
+            print(f"wrote {out / (stem + '-budget.png')}")
         (out / f"{stem}.md").write_text(md + "\n", encoding="utf-8")
-        (out / f"{stem}.json").write_text(report.to_json() + "\n", encoding="utf-8")
+        (out / f"{stem}.json").write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
         print(f"wrote {out / (stem + '.md')} and {out / (stem + '.json')}")
     return 0
+
+
+@contextlib.contextmanager
+def _thread_limit(threads: int | None) -> Iterator[None]:
+    """Cap BLAS/OpenMP and torch threads: on a shared CPU, oversubscribed threads made the
+    SVD-heavy fits and KMeans 5-10x slower."""
+    if not threads:
+        yield
+        return
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        with threadpool_limits(limits=threads):
+            yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -626,7 +673,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_query)
 
     p = sub.add_parser("eval", help="run the EVAL.md protocol", description=cmd_eval.__doc__)
-    p.add_argument("--dataset", help="drug-reviews or bbc-news")
+    p.add_argument("--dataset", help="drug-reviews, bbc-news or gcide-two-facet")
     p.add_argument("--facets", help="facets A,B of a dataset (default: its first two)")
     p.add_argument("--data", help="your labelled .csv/.jsonl")
     p.add_argument("--text-col", default="text")
@@ -644,7 +691,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--seeds", help="comma-separated split seeds: mean scores over several splits (0,1,2)"
     )
-    p.add_argument("--out", help="directory for eval-<dataset>.md and .json")
+    p.add_argument(
+        "--blends",
+        help="blends of the default head's views, e.g. 'pos=.5,field=.5;pos=.4,field=.4,"
+        "generic=.2' (default: equal weights with and without generic, and 0.6/0.4/0.2)",
+    )
+    p.add_argument(
+        "--budget", help="label-budget curve over these guide fractions, e.g. 0.1,0.3,0.5,0.7"
+    )
+    p.add_argument("--threads", type=int, help="cap BLAS/OpenMP/torch threads (shared CPUs)")
+    p.add_argument("--out", help="directory for eval-<dataset>.md, .json (and -budget.png)")
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("bench", help="run the view benchmarks", description=cmd_bench.__doc__)

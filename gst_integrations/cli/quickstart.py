@@ -7,6 +7,9 @@
 3. Show one query's top results under the generic vectors and each view side by side,
    the held-out triplet accuracy of each view against the generic vectors, and the
    view-switch time against the time re-encoding the corpus would take.
+4. Answer a question that mixes facets ("negative experiences with acne treatments") with
+   a blend of both views and the generic vectors, next to the satisfaction view alone: the
+   blend ranks by the weighted sum of each view's cosine.
 
 Run it with ``gst quickstart`` (or ``make quickstart``).
 """
@@ -44,6 +47,9 @@ DEFAULT_QUERY = (
     "weight. My doctor finally switched me and I feel like myself again."
 )
 COLLECTION = "drug_reviews"
+#: A question about two facets at once, and the blend that answers it.
+MIXED_QUERY = "negative experiences with acne treatments"
+BLEND = {"condition": 0.6, "satisfaction": 0.4, None: 0.2}
 
 
 def _cell(hit: SearchHit, width: int) -> list[str]:
@@ -65,6 +71,12 @@ def side_by_side(columns: dict[str, list[SearchHit]], width: int = 38) -> str:
             prefix = f"{rank + 1:>2}. " if row == 0 else "    "
             lines.append(prefix + " | ".join(f"{p:<{width}}" for p in parts))
     return "\n".join(lines)
+
+
+def score_spread(hits: list[SearchHit]) -> float:
+    """Max minus min score of a result list: 0 means the view cannot rank these results."""
+    scores = [h.score for h in hits]
+    return max(scores) - min(scores) if scores else 0.0
 
 
 def run(workdir: Path, query: str, k: int, guide_fraction: float, seed: int) -> dict:
@@ -164,10 +176,29 @@ def run(workdir: Path, query: str, k: int, guide_fraction: float, seed: int) -> 
         f"would take {reencode:.1f} s ({encode_rate:.0f} reviews/s measured on "
         f"{len(sample)} reviews, extrapolated): {reencode / switch:,.0f}x faster"
     )
+
+    # 4. A question that mixes facets: the satisfaction view alone, then a blend.
+    mixed = {
+        "satisfaction": engine.search(MIXED_QUERY, "satisfaction", k=k),
+        "blend": engine.search(MIXED_QUERY, BLEND, k=k),
+    }
+    spread = {name: score_spread(hits) for name, hits in mixed.items()}
+    print(
+        f"\n4. query mixing two facets: {MIXED_QUERY!r}\n   satisfaction view "
+        f"({feasibility_line(store.get('satisfaction'))}) next to the blend {BLEND} "
+        "(None: the generic vectors)\n"
+    )
+    print(side_by_side(mixed))
+    print(
+        "   score spread over the top results (max - min): "
+        + ", ".join(f"{name} {value:.3f}" for name, value in spread.items())
+    )
     print(f"machine: {os.cpu_count()} CPUs, device {engine.device}")
     return {
         "fell_back": {n: bool(f.get("fell_back_to_generic")) for n, f in feasibility.items()},
         "results": results,
+        "mixed": mixed,
+        "spread": spread,
         "triplets": triplet_scores,
         "switch_seconds": switch_seconds,
         "reencode_seconds": reencode,

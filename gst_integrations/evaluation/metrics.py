@@ -82,11 +82,59 @@ def sts_spearman(
     return float(spearmanr(cos, gold).statistic)
 
 
-def precision_at_k(Z: np.ndarray, labels: Sequence[str], k: int = 10) -> float:
-    """Each held-out text queries the other held-out texts; share of same-label top-k."""
-    lab = np.asarray(labels)
+def top_k_neighbours(Z: np.ndarray, k: int = 10) -> np.ndarray:
+    """(n, k) indices of each text's k most cosine-similar other texts, most similar first."""
     Zn = _unit(Z)
     sims = Zn @ Zn.T
     np.fill_diagonal(sims, -np.inf)
     top = np.argpartition(-sims, kth=k - 1, axis=1)[:, :k]
-    return float(np.mean(lab[top] == lab[:, None]))
+    order = np.argsort(-np.take_along_axis(sims, top, axis=1), axis=1, kind="stable")
+    return np.take_along_axis(top, order, axis=1)
+
+
+def _hits(
+    Z: np.ndarray, labels: Sequence[str], k: int, neighbours: np.ndarray | None
+) -> np.ndarray:
+    """(n, k) booleans: the ranked neighbour shares the query's label."""
+    lab = np.asarray(labels)
+    top = top_k_neighbours(Z, k) if neighbours is None else neighbours[:, :k]
+    return lab[top] == lab[:, None]
+
+
+def precision_at_k(
+    Z: np.ndarray, labels: Sequence[str], k: int = 10, neighbours: np.ndarray | None = None
+) -> float:
+    """Each held-out text queries the other held-out texts; share of same-label top-k.
+
+    ``neighbours`` (from ``top_k_neighbours``) saves the search when several label sets are
+    scored on the same vectors."""
+    return float(np.mean(_hits(Z, labels, k, neighbours)))
+
+
+def precision_at_k_by_class(
+    Z: np.ndarray, labels: Sequence[str], k: int = 10, neighbours: np.ndarray | None = None
+) -> dict[str, float]:
+    """P@k of the queries of each class: where a view helps or hurts."""
+    lab = np.asarray(labels)
+    per_query = _hits(Z, lab, k, neighbours).mean(1)
+    return {str(c): float(per_query[lab == c].mean()) for c in np.unique(lab)}
+
+
+def ndcg_at_k(
+    Z: np.ndarray, labels: Sequence[str], k: int = 10, neighbours: np.ndarray | None = None
+) -> float:
+    """nDCG@k with binary relevance (same label); the ideal ranks every relevant text first."""
+    lab = np.asarray(labels)
+    hits = _hits(Z, lab, k, neighbours)
+    discount = 1.0 / np.log2(np.arange(2, k + 2))
+    _, inverse, counts = np.unique(lab, return_inverse=True, return_counts=True)
+    n_relevant = np.minimum(counts[inverse] - 1, k)  # other texts with the query's label
+    ideal = np.cumsum(discount)[np.maximum(n_relevant - 1, 0)] * (n_relevant > 0)
+    dcg = (hits * discount).sum(1)
+    ok = ideal > 0
+    return float(np.mean(dcg[ok] / ideal[ok])) if ok.any() else 0.0
+
+
+def joint_labels(facet_a: Sequence[str], facet_b: Sequence[str]) -> np.ndarray:
+    """One label per text for joint retrieval: a neighbour counts only if both facets match."""
+    return np.array([f"{a}\x1f{b}" for a, b in zip(facet_a, facet_b, strict=True)])

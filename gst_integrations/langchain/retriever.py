@@ -180,8 +180,10 @@ class GSTRetriever(BaseViewRetriever):
     """A ``gst_integrations.core.views.engine.ViewEngine``."""
 
     def _setup(self) -> None:
-        if self.view is not None:  # a head that cannot read this store fails now
-            self.engine.check_compatible(self.view)
+        # A head that cannot read this store fails now (each view of a blend).
+        for name in blend_weights(self.view):
+            if name is not None:
+                self.engine.check_compatible(name)
 
     def views(self) -> list[str]:
         return list(self.engine.views())

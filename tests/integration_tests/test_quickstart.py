@@ -33,6 +33,14 @@ def test_quickstart_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str
         else:
             assert view > generic
     assert "barely encoded" in out and "probe accuracy" in out
+    # A question that mixes facets: the satisfaction view next to a blend of both views and
+    # the generic vectors. Scores spread (no constant top-k), and the blend keeps the acne.
+    assert "4. query mixing two facets: 'negative experiences with acne treatments'" in out
+    assert set(figures["mixed"]) == {"satisfaction", "blend"}
+    assert all(s > 0.01 for s in figures["spread"].values()), figures["spread"]
+    blend = figures["mixed"]["blend"]
+    assert {h.view for h in blend} == {"condition*0.6+satisfaction*0.4+generic*0.2"}
+    assert sum(h.metadata["condition"] == "Acne" for h in blend) >= 2
     # Switching views transforms stored vectors; it is far cheaper than re-encoding.
     assert max(figures["switch_seconds"].values()) < figures["reencode_seconds"]
     assert "faster" in out and "generic" in out and "satisfaction" in out
@@ -53,3 +61,4 @@ def test_quickstart_recipe_runs_as_a_script_and_reuses_the_store(tmp_path: Path)
     assert "0 embedded now, 495 already there" in outs[1]
     for out in outs:
         assert "held-out triplet accuracy" in out and " 2. " in out and "faster" in out
+        assert "4. query mixing two facets" in out and "score spread" in out

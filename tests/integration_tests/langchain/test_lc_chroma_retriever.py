@@ -72,7 +72,8 @@ def test_view_matches_brute_force(retriever: GSTRetriever) -> None:
 
 def test_one_lcel_chain_serves_every_view(retriever: GSTRetriever) -> None:
     chain = retriever.as_configurable() | RunnableLambda(ids)
-    for view in ("condition", "rating"):
+    blend = {"condition": 0.6, "rating": 0.4, None: 0.2}  # a blend is a view like any other
+    for view in ("condition", "rating", blend):
         got = chain.invoke(QUERY, config={"configurable": {"view": view}})
         assert got == ids(retriever.invoke(QUERY, view=view))
     assert (

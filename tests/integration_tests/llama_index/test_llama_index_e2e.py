@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from typing import Any
 
@@ -369,9 +370,21 @@ def test_cookbook_runs_offline(cookbook, li_cache, tmp_path, capsys) -> None:
     out = capsys.readouterr().out
     assert "indexed 200 reviews once; views: ['condition', 'rating']" in out
     cond_block = out.split("[view=condition] top 10")[1].split("[view=rating]")[0]
-    rating_block = out.split("[view=rating] top 10")[1].split("[view=condition, rating")[0]
     assert "majority: condition=Depression" in cond_block
-    assert "rating=negative" in rating_block.split("majority:")[1]
+    # The recipe's default head: the rating is barely encoded, so its view says so and falls
+    # back to the generic vectors; its scores still rank (no ties at the top).
+    assert re.search(r"view 'rating': feasibility: .* barely encoded", out)
+    assert len(result["by_view"]["rating"]) == 10 and result["spread"]["rating"] > 0.01
+    # A blend answers the question that mixes facets, with spread scores too.
+    blend_block = out.split("view={'condition': 0.6, 'rating': 0.4, None: 0.2}] top 10")[1]
+    assert "majority: condition=Acne" in blend_block.split("score spread")[0]
+    assert all(
+        n.node.metadata["gst_view"] == "condition*0.6+rating*0.4+generic*0.2"
+        for n in result["blended"]
+    )
+    assert result["spread"]["blend"] > 0.01
+    negatives = out.split("[view=condition, rating == negative]")[1].split("routed")[0]
+    assert "majority: condition=Depression, rating=negative" in negatives
     assert "routed 'which condition" in out and "-> view=condition" in out
     assert "-> view=rating" in out
     assert "source view=condition condition=Insomnia" in out
