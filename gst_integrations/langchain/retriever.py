@@ -37,7 +37,7 @@ from gst_integrations.core.heads.compat import CheckedHeads
 from gst_integrations.core.heads.head import Head
 from gst_integrations.core.heads.lookup import resolve_head, unknown_view, view_names
 from gst_integrations.core.hits import SCORE_KEY, VIEW_KEY
-from gst_integrations.core.search.query_side import DEFAULT_OVERFETCH
+from gst_integrations.core.search.query_side import DEFAULT_METRIC, DEFAULT_OVERFETCH
 from gst_integrations.core.validation import check_k
 from gst_integrations.core.views.engine import ViewSpec, blend_weights, view_label
 from gst_integrations.langchain.embeddings import GSTEmbeddings
@@ -292,7 +292,9 @@ class GSTVectorStoreRetriever(BaseViewRetriever):
     """A ``HeadStore`` or a dict of name -> linear Head."""
     encoder: Any = None
     """Base encoder for queries; default: the store's ``embeddings``, else offline MiniLM."""
-    metric: str = "cosine"
+    metric: str = DEFAULT_METRIC
+    """"ip" (default): the store's index orders candidates by the view's own score. "cosine"
+    warns: at scale no over-fetch recovers a cosine view through a base index."""
     overfetch: int = DEFAULT_OVERFETCH
     """Candidates fetched per result before the exact re-rank."""
     vector_lookup: VectorLookup | Literal["reencode"] | None = None

@@ -44,7 +44,7 @@ from gst_integrations.core.heads.compat import check_query_encoder, check_query_
 from gst_integrations.core.heads.head import Head
 from gst_integrations.core.heads.lookup import unknown_view, view_names
 from gst_integrations.core.hits import VIEW_KEY
-from gst_integrations.core.search.query_side import DEFAULT_OVERFETCH
+from gst_integrations.core.search.query_side import DEFAULT_METRIC, DEFAULT_OVERFETCH
 from gst_integrations.core.validation import check_k
 from gst_integrations.core.views.engine import ViewSpec, blend_weights, view_label
 from gst_integrations.llama_index.embedding import cached_encoder
@@ -133,7 +133,7 @@ class _QuerySideBackend:
         encoder: CachedEncoder,
         docstore: Any = None,
         overfetch: int = DEFAULT_OVERFETCH,
-        metric: str = "cosine",
+        metric: str = DEFAULT_METRIC,
         vector_lookup: VectorLookup | str | None = None,
     ) -> None:
         if not (vector_lookup is None or vector_lookup == REENCODE or callable(vector_lookup)):
@@ -401,6 +401,7 @@ class GSTRetriever(BaseRetriever):
         docstore: Any = None,
         cache: Any = None,
         overfetch: int = DEFAULT_OVERFETCH,
+        metric: str = DEFAULT_METRIC,
         vector_lookup: VectorLookup | str | None = None,
         **kwargs: Any,
     ) -> GSTRetriever:
@@ -413,6 +414,8 @@ class GSTRetriever(BaseRetriever):
         base vectors, or ``"reencode"`` to re-encode the nodes' embedding text through the
         cached base encoder (approximate unless the index embedded exactly that; it warns
         once). Without it, a cosine view over such a store raises ``StoreError``.
+        ``metric`` "ip" (default) lets the store's index order candidates by the view's own
+        score; "cosine" warns: at scale no over-fetch recovers it through a base index.
         """
         backend = _QuerySideBackend(
             vector_store,
@@ -420,6 +423,7 @@ class GSTRetriever(BaseRetriever):
             cached_encoder(encoder, cache),
             docstore,
             overfetch,
+            metric=metric,
             vector_lookup=vector_lookup,
         )
         return cls(_backend=backend, **kwargs)

@@ -99,3 +99,23 @@ def test_non_linear_head_is_refused():
         QuerySideSearcher(make_head(family="mlp"), lambda v, n: [])
     with pytest.raises(ValueError):
         QuerySideSearcher(make_head(), lambda v, n: [], metric="l2")
+
+
+def test_query_side_defaults_to_the_inner_product_and_warns_for_cosine(monkeypatch) -> None:
+    """Inner-product views let a base index order candidates by the view's own score; cosine
+    views cannot be recovered from a base index at scale, and the searcher says so."""
+    import warnings
+
+    from gst_integrations.core.search.query_side import DEFAULT_METRIC
+
+    head = make_head(d=16, z=8)
+    base = array_search_base(["a"], np.ones((1, head.in_dim), np.float32))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert QuerySideSearcher(head, base).metric == DEFAULT_METRIC == "ip"
+    monkeypatch.setattr("gst_integrations.core.search.query_side._cosine_warned", False)
+    with pytest.warns(UserWarning, match="cosine view on the query-side path"):
+        QuerySideSearcher(head, base, metric="cosine")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # once per process
+        QuerySideSearcher(head, base, metric="cosine")

@@ -84,6 +84,7 @@ def test_eval_commands_name_the_extra_when_it_is_missing(monkeypatch, capsys) ->
     import importlib.util
 
     real = importlib.util.find_spec
+
     def find_spec(name: str, *args: object) -> object:
         return None if name == "matplotlib" else real(name, *args)
 

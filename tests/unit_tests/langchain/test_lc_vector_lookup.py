@@ -23,6 +23,8 @@ from gst_integrations.core.errors import StoreError
 from gst_integrations.langchain import GSTEmbeddings, GSTVectorStoreRetriever
 from gst_integrations.langchain import vector_lookup as vl
 
+pytestmark = pytest.mark.filterwarnings("ignore:a cosine view on the query-side path")
+
 DIM = 32
 COLOURS = ["red", "green", "blue"]
 SHAPES = ["round", "square"]
@@ -225,7 +227,7 @@ def test_unknown_store_is_a_clear_error_naming_vector_lookup(store, heads, cache
     opaque = OpaqueStore(store)
     assert vl.adapter_for(opaque) is None
     with pytest.raises(StoreError, match=r"OpaqueStore.*vector_lookup=.*'reencode'"):
-        GSTVectorStoreRetriever(vectorstore=opaque, heads=heads, encoder=cached)
+        GSTVectorStoreRetriever(metric="cosine", vectorstore=opaque, heads=heads, encoder=cached)
     with pytest.raises(StoreError, match="vector_lookup"):
         vl.lookup_vectors(opaque, store.get_by_ids(IDS[:2]))
 
@@ -235,7 +237,7 @@ def test_pymongo_like_store_gets_the_clear_error_not_a_crash(store, heads, cache
     assert callable(mongo.store) and callable(mongo._chroma_collection)  # answers anything
     assert vl.adapter_for(mongo) is None
     with pytest.raises(StoreError, match=r"MongoishStore.*vector_lookup"):
-        GSTVectorStoreRetriever(vectorstore=mongo, heads=heads, encoder=cached)
+        GSTVectorStoreRetriever(metric="cosine", vectorstore=mongo, heads=heads, encoder=cached)
     with pytest.raises(StoreError, match="vector_lookup"):
         vl.lookup_vectors(mongo, store.get_by_ids(IDS[:2]))
     assert vl.adapter_for(Mongoish()) is None
@@ -249,23 +251,37 @@ def test_a_user_vector_lookup_serves_any_store(store, heads, cached) -> None:
         return np.asarray([store.store[d.id]["vector"] for d in docs])
 
     r = GSTVectorStoreRetriever(
-        vectorstore=OpaqueStore(store), heads=heads, encoder=cached, vector_lookup=lookup, k=5
+        metric="cosine",
+        vectorstore=OpaqueStore(store),
+        heads=heads,
+        encoder=cached,
+        vector_lookup=lookup,
+        k=5,
     )
     for view in ("colour", "shape"):
         got = r.invoke(QUERY, view=view)
         assert [d.id for d in got] == exact_top(heads, cached, view, 5)
-    assert calls == [50, 50]  # k * overfetch candidates, one call per search
+    # k * overfetch candidates (at most the whole store), one call per search
+    assert calls == [min(5 * r.overfetch, len(store.store))] * 2
 
     def short(docs):
         return np.zeros((len(docs) - 1, DIM))
 
     bad = GSTVectorStoreRetriever(
-        vectorstore=OpaqueStore(store), heads=heads, encoder=cached, vector_lookup=short
+        metric="cosine",
+        vectorstore=OpaqueStore(store),
+        heads=heads,
+        encoder=cached,
+        vector_lookup=short,
     )
     with pytest.raises(StoreError, match="one row per document"):
         bad.invoke(QUERY, view="colour")
     none = GSTVectorStoreRetriever(
-        vectorstore=OpaqueStore(store), heads=heads, encoder=cached, vector_lookup=lambda d: None
+        metric="cosine",
+        vectorstore=OpaqueStore(store),
+        heads=heads,
+        encoder=cached,
+        vector_lookup=lambda d: None,
     )
     with pytest.raises(StoreError, match="returned None"):
         none.invoke(QUERY, view="colour")
@@ -274,7 +290,12 @@ def test_a_user_vector_lookup_serves_any_store(store, heads, cached) -> None:
 def test_reencode_is_an_explicit_opt_in_that_warns_once(store, heads, cached) -> None:
     opaque = OpaqueStore(store)
     r = GSTVectorStoreRetriever(
-        vectorstore=opaque, heads=heads, encoder=cached, vector_lookup="reencode", k=5
+        metric="cosine",
+        vectorstore=opaque,
+        heads=heads,
+        encoder=cached,
+        vector_lookup="reencode",
+        k=5,
     )
     before = cached.n_encoded
     with pytest.warns(UserWarning, match="reencode.*approximate"):
@@ -285,11 +306,15 @@ def test_reencode_is_an_explicit_opt_in_that_warns_once(store, heads, cached) ->
         r.invoke(QUERY, view="shape")
     assert cached.n_encoded == before  # candidate texts come from the cache
     with pytest.raises(Exception, match="reencode"):
-        GSTVectorStoreRetriever(vectorstore=opaque, heads=heads, encoder=cached, vector_lookup="x")
+        GSTVectorStoreRetriever(
+            metric="cosine", vectorstore=opaque, heads=heads, encoder=cached, vector_lookup="x"
+        )
 
 
 def test_supported_store_needs_no_option_and_matches_exact(store, heads, cached) -> None:
-    r = GSTVectorStoreRetriever(vectorstore=store, heads=heads, encoder=cached, k=5)
+    r = GSTVectorStoreRetriever(
+        metric="cosine", vectorstore=store, heads=heads, encoder=cached, k=5
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         for view in ("colour", "shape"):

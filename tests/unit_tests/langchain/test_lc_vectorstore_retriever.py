@@ -21,6 +21,8 @@ from gst_integrations.core.errors import (
 )
 from gst_integrations.langchain import GSTVectorStoreRetriever
 
+pytestmark = pytest.mark.filterwarnings("ignore:a cosine view on the query-side path")
+
 QUERY = "the birth control pill gave me terrible mood swings and I stopped it"
 
 
@@ -31,7 +33,9 @@ def store() -> InMemoryVectorStore:
 
 @pytest.fixture(scope="module")
 def retriever(store: InMemoryVectorStore) -> GSTVectorStoreRetriever:
-    return GSTVectorStoreRetriever(vectorstore=store, heads=heads(), view="condition", k=4)
+    return GSTVectorStoreRetriever(
+        metric="cosine", vectorstore=store, heads=heads(), view="condition", k=4
+    )
 
 
 def exact_top(view: str, k: int) -> list[str]:
@@ -44,7 +48,9 @@ def exact_top(view: str, k: int) -> list[str]:
 
 
 def test_query_side_matches_the_materialised_view(store: InMemoryVectorStore) -> None:
-    full = GSTVectorStoreRetriever(vectorstore=store, heads=heads(), k=5, overfetch=100)
+    full = GSTVectorStoreRetriever(
+        metric="cosine", vectorstore=store, heads=heads(), k=5, overfetch=100
+    )
     for view in ("condition", "rating"):
         docs = full.invoke(QUERY, view=view)
         assert [d.id for d in docs] == exact_top(view, 5)
@@ -93,12 +99,12 @@ def test_bad_input(store: InMemoryVectorStore, retriever: GSTVectorStoreRetrieve
     with pytest.raises(UnknownViewError, match=r"unknown view 'dosage'.*condition.*rating"):
         retriever.invoke(QUERY, view="dosage")
     with pytest.raises(UnknownViewError, match="unknown view"):
-        GSTVectorStoreRetriever(vectorstore=store, heads=heads(), view="dosage")
+        GSTVectorStoreRetriever(metric="cosine", vectorstore=store, heads=heads(), view="dosage")
     for bad in (0, -2):
         with pytest.raises(ValueError, match="k must be a positive integer"):
             retriever.invoke(QUERY, k=bad)
         with pytest.raises(ValueError, match="k must be a positive integer"):
-            GSTVectorStoreRetriever(vectorstore=store, heads=heads(), k=bad)
+            GSTVectorStoreRetriever(metric="cosine", vectorstore=store, heads=heads(), k=bad)
     with pytest.raises(TypeError, match="unexpected argument"):
         retriever.invoke(QUERY, top_k=3)
 
@@ -106,17 +112,19 @@ def test_bad_input(store: InMemoryVectorStore, retriever: GSTVectorStoreRetrieve
 def test_head_from_another_encoder_is_refused() -> None:
     other = InMemoryVectorStore(embedding=FakeEmbeddings(size=384))
     other.add_texts(["a text"], ids=["a"])
-    r = GSTVectorStoreRetriever(vectorstore=other, heads=heads())  # checked on first use
+    r = GSTVectorStoreRetriever(
+        metric="cosine", vectorstore=other, heads=heads()
+    )  # checked on first use
     with pytest.raises(EncoderMismatchError, match="another base encoder"):
         r.invoke(QUERY, view="condition")
     with pytest.raises(EncoderMismatchError, match="another base encoder"):
-        GSTVectorStoreRetriever(vectorstore=other, heads=heads(), view="condition")
+        GSTVectorStoreRetriever(metric="cosine", vectorstore=other, heads=heads(), view="condition")
 
 
 def test_store_of_view_vectors_is_refused() -> None:
     views = InMemoryVectorStore(embedding=embeddings().with_view(heads()["condition"]))
     with pytest.raises(StoreError, match="view vectors, not base vectors"):
-        GSTVectorStoreRetriever(vectorstore=views, heads=heads())
+        GSTVectorStoreRetriever(metric="cosine", vectorstore=views, heads=heads())
 
 
 def test_non_linear_head_is_refused(store: InMemoryVectorStore) -> None:
@@ -129,7 +137,7 @@ def test_non_linear_head_is_refused(store: InMemoryVectorStore) -> None:
         max_epochs=2,
         encoder=embeddings(),
     )
-    r = GSTVectorStoreRetriever(vectorstore=store, heads={"mlp": mlp, **heads()})
+    r = GSTVectorStoreRetriever(metric="cosine", vectorstore=store, heads={"mlp": mlp, **heads()})
     with pytest.raises(GSTError, match="view 'mlp'.*needs a linear head"):
         r.invoke(QUERY, view="mlp")
     assert len(r.invoke(QUERY, view="condition")) == 4  # only its own view breaks
@@ -166,9 +174,14 @@ def test_store_without_vector_access_falls_back_to_cached_encoder(
 ) -> None:
     """A store that exposes no vectors: refused, unless re-encoding is asked for (warned)."""
     with pytest.raises(StoreError, match="vector_lookup"):
-        GSTVectorStoreRetriever(vectorstore=OpaqueStore(store), heads=heads())
+        GSTVectorStoreRetriever(metric="cosine", vectorstore=OpaqueStore(store), heads=heads())
     r = GSTVectorStoreRetriever(
-        vectorstore=OpaqueStore(store), heads=heads(), k=5, overfetch=100, vector_lookup="reencode"
+        metric="cosine",
+        vectorstore=OpaqueStore(store),
+        heads=heads(),
+        k=5,
+        overfetch=100,
+        vector_lookup="reencode",
     )
     before = embeddings().n_encoded
     with pytest.warns(UserWarning, match="approximate"):
@@ -185,7 +198,9 @@ def test_head_checks_are_not_repeated_per_search(
     calls = []
     original = Head.query_matrix
     monkeypatch.setattr(Head, "query_matrix", lambda self: calls.append(1) or original(self))
-    r = GSTVectorStoreRetriever(vectorstore=store, heads=heads(), view="condition", k=3)
+    r = GSTVectorStoreRetriever(
+        metric="cosine", vectorstore=store, heads=heads(), view="condition", k=3
+    )
     first = r.invoke(QUERY)
     for _ in range(3):
         assert [d.id for d in r.invoke(QUERY)] == [d.id for d in first]

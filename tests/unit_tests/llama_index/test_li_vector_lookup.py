@@ -28,6 +28,8 @@ from gst_integrations.core.errors import StoreError
 from gst_integrations.llama_index import GSTEmbedding, GSTRetriever
 from gst_integrations.llama_index import vector_lookup as vl
 
+pytestmark = pytest.mark.filterwarnings("ignore:a cosine view on the query-side path")
+
 DIM = 32
 COLOURS = ["red", "green", "blue"]
 SHAPES = ["round", "square"]
@@ -240,7 +242,7 @@ def test_other_pydantic_stores_are_read_through_get_nodes(index, embed) -> None:
 
 # -- stores whose vectors cannot be read --------------------------------------------------
 def test_cosine_view_without_vectors_is_a_clear_error(index, heads, embed) -> None:
-    qs = GSTRetriever.from_vector_store(no_vector_store(index), heads, embed)
+    qs = GSTRetriever.from_vector_store(no_vector_store(index), heads, embed, metric="cosine")
     with pytest.raises(StoreError, match=r"NoVectorStore.*cosine view.*vector_lookup="):
         qs.retrieve(QUERY, view="colour")
     # the base vectors need no re-rank: the store's own order
@@ -256,7 +258,7 @@ def test_pymongo_like_objects_get_the_clear_error_not_a_crash(index, heads, embe
     else:
         assert callable(store._collection) and callable(store.store) and callable(store.get)
     assert vl.adapter_for(Mongoish()) is None
-    qs = GSTRetriever.from_vector_store(store, heads, embed)
+    qs = GSTRetriever.from_vector_store(store, heads, embed, metric="cosine")
     with pytest.raises(StoreError, match="vector_lookup"):
         qs.retrieve(QUERY, view="colour")
     with pytest.raises(TypeError, match="ChromaVectorStore"):
@@ -271,7 +273,13 @@ def test_a_user_vector_lookup_makes_the_re_rank_exact(index, heads, embed) -> No
         return [index.vector_store.get(n.node_id) for n in ns]
 
     qs = GSTRetriever.from_vector_store(
-        no_vector_store(index), heads, embed, vector_lookup=lookup, similarity_top_k=5
+        no_vector_store(index),
+        heads,
+        embed,
+        vector_lookup=lookup,
+        similarity_top_k=5,
+        metric="cosine",
+        overfetch=10,
     )
     for view in ("colour", "shape"):
         got = qs.retrieve(QUERY, view=view)
@@ -288,7 +296,12 @@ def test_a_user_vector_lookup_makes_the_re_rank_exact(index, heads, embed) -> No
 
 def test_reencode_is_an_explicit_opt_in_that_warns_once(index, heads, embed) -> None:
     qs = GSTRetriever.from_vector_store(
-        no_vector_store(index), heads, embed, vector_lookup="reencode", similarity_top_k=5
+        no_vector_store(index),
+        heads,
+        embed,
+        vector_lookup="reencode",
+        similarity_top_k=5,
+        metric="cosine",
     )
     with pytest.warns(UserWarning, match="reencode.*approximate"):
         got = qs.retrieve(QUERY, view="colour")
@@ -299,7 +312,7 @@ def test_reencode_is_an_explicit_opt_in_that_warns_once(index, heads, embed) -> 
 
 
 def test_supported_store_needs_no_option(index, heads, embed) -> None:
-    qs = GSTRetriever.from_index(index, heads, similarity_top_k=5)
+    qs = GSTRetriever.from_index(index, heads, similarity_top_k=5, metric="cosine")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         for view in ("colour", "shape"):

@@ -42,6 +42,8 @@ from gst_integrations.llama_index import (
 )
 from gst_integrations.llama_index.tools import tool_name
 
+pytestmark = pytest.mark.filterwarnings("ignore:a cosine view on the query-side path")
+
 DIM = 32
 COLOURS = ["red", "green", "blue"]
 SHAPES = ["round", "square"]
@@ -231,7 +233,9 @@ def test_retriever_errors(retriever) -> None:
 # -- query-side path ----------------------------------------------------------------------
 def test_query_side_over_simple_vector_store(corpus, embed, retriever) -> None:
     index = VectorStoreIndex(nodes_for(corpus), embed_model=embed)
-    qs = GSTRetriever.from_index(index, retriever.engine.heads, similarity_top_k=6, overfetch=10)
+    qs = GSTRetriever.from_index(
+        index, retriever.engine.heads, similarity_top_k=6, overfetch=10, metric="cosine"
+    )
     assert qs.engine is None and qs.views() == ["colour", "shape"]
     for view in ("colour", "shape"):
         got = qs.retrieve("a green square thing", view=view)
@@ -258,7 +262,9 @@ def test_blends_materialised_and_query_side(corpus, embed, retriever) -> None:
         want = sum(w * single[v][n.node.node_id] for v, w in blend.items())
         assert n.score == pytest.approx(want, abs=1e-5)
     index = VectorStoreIndex(nodes_for(corpus), embed_model=embed)
-    qs = GSTRetriever.from_index(index, retriever.engine.heads, similarity_top_k=6, overfetch=10)
+    qs = GSTRetriever.from_index(
+        index, retriever.engine.heads, similarity_top_k=6, overfetch=10, metric="cosine"
+    )
     side = qs.retrieve(q, view=blend)  # the over-fetch covers the corpus: arithmetic only
     assert [n.node.node_id for n in side] == [n.node.node_id for n in got]
     with pytest.raises(UnknownViewError):
