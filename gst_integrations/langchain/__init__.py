@@ -7,6 +7,7 @@ over base vectors stored once in Chroma; ``GSTVectorStoreRetriever`` reaches any
 
 from gst_integrations.langchain.embeddings import GSTEmbeddings
 from gst_integrations.langchain.fit import fit_view
+from gst_integrations.langchain.local_llm import local_chat_model
 from gst_integrations.langchain.retriever import (
     SCORE_KEY,
     VIEW_KEY,
@@ -18,6 +19,7 @@ from gst_integrations.langchain.tools import describe_view, tool_name, view_choi
 
 __all__ = [
     "fit_view",
+    "local_chat_model",
     "SCORE_KEY",
     "VIEW_KEY",
     "BaseViewRetriever",

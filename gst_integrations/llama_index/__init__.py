@@ -8,6 +8,7 @@ turn views into ``RetrieverTool``s, a ``RouterRetriever`` and a query engine.
 from gst_integrations.llama_index.embedding import GSTEmbedding
 from gst_integrations.llama_index.filters import to_chroma_where
 from gst_integrations.llama_index.fit import fit_view
+from gst_integrations.llama_index.local_llm import local_llm
 from gst_integrations.llama_index.retriever import VIEW_KEY, GSTRetriever
 from gst_integrations.llama_index.tools import (
     view_description,
@@ -19,6 +20,7 @@ from gst_integrations.llama_index.tools import (
 
 __all__ = [
     "fit_view",
+    "local_llm",
     "VIEW_KEY",
     "GSTEmbedding",
     "GSTRetriever",

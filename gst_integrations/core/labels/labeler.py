@@ -260,6 +260,10 @@ class LabelingResult:
     summary_breaker: bool = False
     rejections: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
+    #: likelihood mode: (sampled, names) raw mean log-probs, rows in ``sample_indices`` order,
+    #: and the (names,) scores of a content-free text (recalibrate with likelihood.calibrate)
+    scores: np.ndarray | None = None
+    prior_scores: np.ndarray | None = None
 
     @property
     def n_labelled(self) -> int:
@@ -294,6 +298,8 @@ class _Counts:
     breaker: bool = False
     rejections: Counter[str] = field(default_factory=Counter)
     seconds: dict[str, float] = field(default_factory=dict)
+    scores: np.ndarray | None = None
+    prior_scores: np.ndarray | None = None
 
 
 class LLMLabeler:
@@ -486,6 +492,8 @@ class LLMLabeler:
             summary_breaker=counts.breaker,
             rejections=dict(counts.rejections),
             seconds=counts.seconds,
+            scores=counts.scores,
+            prior_scores=counts.prior_scores,
         )
 
     # ------------------------------------------------------------------ stages
@@ -754,7 +762,7 @@ class LLMLabeler:
     ) -> list[int | None]:
         """The index of each text's name: by likelihood when possible, else strict parsing."""
         if self.scorer is not None:
-            return self._classify_likelihood(instruction, texts, names)
+            return self._classify_likelihood(instruction, texts, names, counts)
         categories = "\n".join(f"{i}. {n}" for i, n in enumerate(names, start=1))
         prompts = [
             CLASSIFY_PROMPT.format(
@@ -772,7 +780,7 @@ class LLMLabeler:
         return choices
 
     def _classify_likelihood(
-        self, instruction: str, texts: list[str], names: list[str]
+        self, instruction: str, texts: list[str], names: list[str], counts: _Counts
     ) -> list[int | None]:
         """Every text labelled with its best-scoring name (only listed names can win)."""
         assert self.scorer is not None
@@ -786,6 +794,7 @@ class LLMLabeler:
                 show_progress=self.show_progress,
             ),
         )  # fmt: skip
+        counts.scores, counts.prior_scores = scores, prior
         # Batch calibration needs a batch: one text would always get the first name.
         method = self.calibration if len(texts) > 1 else "content_free"
         return [int(i) for i in calibrate(scores, prior, method).argmax(axis=1)]
