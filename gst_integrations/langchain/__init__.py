@@ -3,6 +3,8 @@
 ``GSTEmbeddings`` returns view (or base) vectors; ``GSTRetriever`` searches materialised views
 over base vectors stored once in Chroma; ``GSTVectorStoreRetriever`` reaches any LangChain
 ``VectorStore`` with linear heads; ``view_tools`` / ``view_choice_tool`` make agent tools.
+``local_chat_model`` wraps a local Hugging Face model (SmolLM2-135M by default, the optional
+``local-llm`` extra) as a ``ChatHuggingFace`` whose log-probabilities the labeller reads.
 """
 
 from gst_integrations.langchain.embeddings import GSTEmbeddings

@@ -3,6 +3,8 @@
 ``GSTEmbedding`` (base vectors to build an index with, or one view's vectors),
 ``GSTRetriever`` (search an existing index in any view, chosen per call), and helpers that
 turn views into ``RetrieverTool``s, a ``RouterRetriever`` and a query engine.
+``local_llm`` wraps a local Hugging Face model (SmolLM2-135M by default, the optional
+``local-llm`` extra) as a ``HuggingFaceLLM`` whose log-probabilities the labeller reads.
 """
 
 from gst_integrations.llama_index.embedding import GSTEmbedding

@@ -59,6 +59,14 @@ class TransformersScorer(TokenScorer):
     def __repr__(self) -> str:
         return f"TransformersScorer(name={self.name!r})"
 
+    def _cache_keyword(self) -> str:
+        """The KV-cache argument (and output) name: ``cache`` from transformers 5.2x on,
+        ``past_key_values`` before (deprecated since)."""
+        import inspect
+
+        params = inspect.signature(self.model.forward).parameters
+        return "cache" if "cache" in params else "past_key_values"
+
     def continuation_logprobs(self, prompt: str, continuations: Sequence[str]) -> list[list[float]]:
         import torch
 
@@ -69,19 +77,20 @@ class TransformersScorer(TokenScorer):
             raise ValueError("the prompt or a continuation tokenises to nothing")
         pad = tok.pad_token_id if tok.pad_token_id is not None else (tok.eos_token_id or 0)
         device = getattr(self.model, "device", "cpu")
+        cache_kw = self._cache_keyword()
         with torch.inference_mode():
             out = self.model(input_ids=torch.tensor([prompt_ids], device=device), use_cache=True)
             first = out.logits[0, -1].float().log_softmax(-1)
             longest = max(len(c) for c in conts)
             rest = None
             if longest > 1:
-                cache = out.past_key_values
+                cache = out[cache_kw]
                 cache.batch_repeat_interleave(len(conts))
                 rows = [c[:-1] + [pad] * (longest - len(c)) for c in conts]
                 logits = self.model(
                     input_ids=torch.tensor(rows, device=device),
-                    past_key_values=cache,
                     use_cache=False,
+                    **{cache_kw: cache},
                 ).logits
                 rest = logits.float().log_softmax(-1)
         result = []
