@@ -53,12 +53,13 @@ def result(outputs, name: str) -> tuple[str, Path]:
 
 
 def test_llm_labelling(outputs) -> None:
+    """The recipe labels 40 reviews with the real SmolLM2-135M (likelihood, named conditions)."""
     text, _ = result(outputs, "llm_labelling")
-    names = re.search(r"label names from the LLM \((\d+)\): (.*)", text)
-    assert names and int(names.group(1)) >= 3 and "birth control" in names.group(2)
+    names = re.search(r"label names \((\d+)\): (.*)", text)
+    assert names and int(names.group(1)) == 11 and "Birth Control" in names.group(2)
+    assert re.search(r"labelled 40/40 texts by likelihood", text)
     ari = float(re.search(r"ARI = ([-0-9.]+)", text).group(1))
-    assert ari > 0.3  # the keyword LLM agrees with the gold conditions well above chance
-    assert re.search(r"labelled \d+/150 texts with \d+ LLM calls", text)
+    assert ari > 0.05  # above chance (measured 0.2 here); a 135M model is no annotator
     assert "fitted view:" in text and "held-out metrics" in text
 
 
