@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +38,22 @@ from gst_integrations.evaluation.protocol import INSTRUCTIONS, METRICS, _score
 
 #: Names shown to the LLM where the data's own are cut short or awkward.
 READABLE_NAMES = {"Bipolar Disorde": "Bipolar Disorder"}
+
+
+#: Heads fitted on each set of labels: the package default, and plain LDA (never generic).
+HEAD_VARIANTS: dict[str, dict[str, Any]] = {"default": {}, "lda": {"family": "lda"}}
+
+
+def _fit(
+    instruction: str, X: np.ndarray, y: list[str], encoder: Any, seed: int, options: dict
+) -> Any:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "falls back to generic": recorded
+        return fit_head(instruction, X, y, encoder=encoder, seed=seed, **options)
+
+
+def _fell_back(head: Any) -> bool:
+    return bool((head.card.get("view_fit") or {}).get("fell_back_to_generic", False))
 
 
 def label_agreement(pred: Sequence[str | None], gold: Sequence[str]) -> dict[str, float]:
@@ -112,7 +129,10 @@ class LabelEvalReport:
         for key, run in self.runs.items():
             for method, scores in run["views"].items():
                 vals = " | ".join(f"{scores[m]:.3f}" if m in scores else "n/a" for m in METRICS)
-                lines.append(f"| {key} | {method} | {vals} |")
+                generic = (
+                    " (fell back to generic)" if run["fell_back_to_generic"].get(method) else ""
+                )
+                lines.append(f"| {key} | {method}{generic} | {vals} |")
         notes = [f"- {key}: {run['note']}" for key, run in self.runs.items() if run.get("note")]
         return "\n".join(lines + ([""] + notes if notes else [])) + "\n"
 
@@ -131,6 +151,7 @@ def run_label_eval(
     encoder: Any = None,
     instructions: dict[str, str] | None = None,
     machine: str = "",
+    head_variants: dict[str, dict[str, Any]] | None = None,
     show_progress: bool = True,
     log: Callable[[str], None] | None = None,
 ) -> LabelEvalReport:
@@ -139,7 +160,11 @@ def run_label_eval(
     ``modes``: ``categories`` (the gold label set is named; likelihood when the LLM exposes
     log-probs) and/or ``discovery`` (summaries, clusters, names; k = the gold class count).
     Facet B of the triplets is the other facet of ``facets`` (or the next one of the corpus).
+    ``head_variants``: name -> ``fit_head`` options; each is fitted on gold and on LLM labels
+    (default: the package default, which falls back to generic vectors where the labels do
+    not beat them, and plain LDA, which never does, so label quality shows through).
     """
+    variants = HEAD_VARIANTS if head_variants is None else head_variants
     base = as_encoder(encoder)
     cached = CachedEncoder(base, VectorCache(default_cache_dir() / "vectors.sqlite"))
     instructions = {**INSTRUCTIONS, **(instructions or {})}
@@ -168,10 +193,13 @@ def run_label_eval(
         views: dict[str, dict[str, float]] = {
             "generic": _score(X[held], facet, held_labels, triplets)
         }
-        gold_head = fit_head(instruction, X[guide], gold, encoder=base, seed=seed)
-        views["head on gold labels"] = _score(
-            gold_head.transform(X[held]), facet, held_labels, triplets
-        )
+        fell_back: dict[str, bool] = {}
+        for variant, options in variants.items():
+            head = _fit(instruction, X[guide], gold, base, seed, options)
+            views[f"{variant} head on gold labels"] = _score(
+                head.transform(X[held]), facet, held_labels, triplets
+            )
+            fell_back[f"{variant} head on gold labels"] = _fell_back(head)
         for mode in modes:
             key = f"{facet} / {mode}"
             classes = sorted(set(gold))
@@ -206,14 +234,17 @@ def run_label_eval(
                 "counters": result.counters(),
                 "stage_seconds": result.seconds,
                 "views": dict(views),
+                "fell_back_to_generic": dict(fell_back),
             }
             keep = [i for i, y in enumerate(result.labels) if y is not None]
             llm_labels = [str(result.labels[i]) for i in keep]
             if len(set(llm_labels)) >= 2:
-                head = fit_head(instruction, X[guide][keep], llm_labels, encoder=base, seed=seed)
-                run["views"]["head on LLM labels"] = _score(
-                    head.transform(X[held]), facet, held_labels, triplets
-                )
+                for variant, options in variants.items():
+                    head = _fit(instruction, X[guide][keep], llm_labels, base, seed, options)
+                    run["views"][f"{variant} head on LLM labels"] = _score(
+                        head.transform(X[held]), facet, held_labels, triplets
+                    )
+                    run["fell_back_to_generic"][f"{variant} head on LLM labels"] = _fell_back(head)
             else:
                 run["note"] = "fewer than 2 distinct LLM labels: no head could be fitted"
             report.runs[key] = run
