@@ -472,9 +472,9 @@ def cmd_eval_labels(args: argparse.Namespace) -> int:
     if args.out:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
-        (out / "eval-llm-labels.md").write_text(text)
-        (out / "eval-llm-labels.json").write_text(report.to_json())
-        print(f"wrote {out / 'eval-llm-labels.md'} and .json")
+        (out / f"{args.name}.md").write_text(text)
+        (out / f"{args.name}.json").write_text(report.to_json())
+        print(f"wrote {out / args.name}.md and .json")
     return 0
 
 
@@ -721,7 +721,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n", type=int, default=150, help="texts the LLM labels per facet")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads for a local LLM")
-    p.add_argument("--out", help="directory for eval-llm-labels.md and .json")
+    p.add_argument("--out", help="directory for the report (.md and .json)")
+    p.add_argument("--name", default="eval-llm-labels", help="report file name, no suffix")
     p.set_defaults(func=cmd_eval_labels)
 
     p = sub.add_parser("bench", help="run the view benchmarks", description=cmd_bench.__doc__)
