@@ -38,8 +38,9 @@ import threading
 import time
 import warnings
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -886,18 +887,15 @@ class LLMLabeler:
         raise AssertionError("unreachable")  # pragma: no cover
 
 
-class _timed:
+@contextmanager
+def _timed(counts: _Counts, stage: str) -> Iterator[None]:
     """Adds the wall-clock seconds of a ``with`` block to ``counts.seconds[stage]``."""
-
-    def __init__(self, counts: _Counts, stage: str) -> None:
-        self.counts, self.stage = counts, stage
-
-    def __enter__(self) -> None:
-        self.start = time.perf_counter()
-
-    def __exit__(self, *exc: object) -> None:
-        spent = time.perf_counter() - self.start
-        self.counts.seconds[self.stage] = self.counts.seconds.get(self.stage, 0.0) + spent
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        spent = time.perf_counter() - start
+        counts.seconds[stage] = counts.seconds.get(stage, 0.0) + spent
 
 
 def _validate(instruction: Any, texts: Any) -> tuple[str, list[str]]:
