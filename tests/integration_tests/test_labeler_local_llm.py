@@ -55,20 +55,21 @@ def test_rating_categories_through_each_framework(framework, local_chat, local_l
 
 
 def test_rating_discovery_through_langchain(local_chat, reviews, encoder, tmp_path):
-    """The paper's pipeline on the 40 reviews that gave 0/40 before (issue 11)."""
-    texts, _ = reviews
+    """The paper's pipeline on 20 of the reviews that gave 0/40 before issue 11's fixes.
+
+    SmolLM2 echoes the first summary prompt (the breaker then skips it), and its cluster
+    names are sentences: c-TF-IDF keywords replace them. 20 texts keep this to a few minutes.
+    """
+    texts = reviews[0][:20]
     lab = LLMLabeler(local_chat, encoder=encoder, n_clusters=3, cache_dir=tmp_path,
                      show_progress=False)  # fmt: skip
     t0 = time.perf_counter()
     res = lab.label_detailed(RATING, texts)
     spent = time.perf_counter() - t0
-    check_rating_labels(res, N)
+    check_rating_labels(res, len(texts))
     assert all("group" not in n.lower() and "<" not in n for n in res.label_names)
-    usable = [s for s in res.summaries if s]
-    assert len(usable) >= N / 2  # echo checks + retry give most texts a summary
+    assert sum(s is not None for s in res.summaries) >= len(texts) / 2  # echo checks + retry
     print(f"\ndiscovery: {spent:.1f} s, names {res.label_names}, {res.counters()}")
-    again = lab.label_detailed(RATING, texts)  # LLM answers are cached; scoring is redone
-    assert again.n_llm_calls == 0 and again.labels == res.labels
 
 
 def test_generation_fallback_parses_strictly(local_chat, reviews):

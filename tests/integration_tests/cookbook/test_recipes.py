@@ -16,6 +16,8 @@ pytestmark = pytest.mark.integration
 COOKBOOK = Path(__file__).resolve().parents[3] / "cookbook"
 RECIPES = ["llm_labelling", "instruction_clustering", "scaling_out", "bring_your_own_encoder"]
 TIMEOUT = 240
+#: The labelling recipe loads a real LLM (20-150 s on 2 shared cores) and scores 40 reviews.
+TIMEOUTS = {"llm_labelling": 420}
 
 
 @pytest.fixture(scope="module")
@@ -36,11 +38,11 @@ def outputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[int, st
     results = {}
     for name, (proc, out_dir) in procs.items():
         try:
-            text, _ = proc.communicate(timeout=TIMEOUT)
+            text, _ = proc.communicate(timeout=TIMEOUTS.get(name, TIMEOUT))
         except subprocess.TimeoutExpired:
             proc.kill()
             text, _ = proc.communicate()
-            text += f"\n(timed out after {TIMEOUT} s)"
+            text += f"\n(timed out after {TIMEOUTS.get(name, TIMEOUT)} s)"
         results[name] = (proc.returncode, text, out_dir)
     return results
 
