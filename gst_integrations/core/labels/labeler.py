@@ -322,6 +322,7 @@ class LLMLabeler:
     with two member summaries, and not nearest its own cluster in the encoder's space).
     ``encoder`` embeds the summaries for clustering (None: the default offline encoder).
     ``cache_dir=None`` uses ``default_cache_dir("llm")``; ``cache=False`` disables the cache.
+    ``max_workers``: concurrent LLM calls (None: 8, or 1 for a local model with log-probs).
     ``max_retries`` counts retries after the first attempt; the delay before retry ``i`` is
     ``retry_delay * 2**i`` seconds.
     """
@@ -334,7 +335,7 @@ class LLMLabeler:
         sample_size: int = 3000,
         seed: int = 0,
         cache_dir: str | os.PathLike[str] | None = None,
-        max_workers: int = 8,
+        max_workers: int | None = None,
         max_retries: int = 3,
         names_per_cluster: int = 25,
         show_progress: bool = True,
@@ -355,7 +356,7 @@ class LLMLabeler:
         for arg, value in (
             ("n_clusters", n_clusters),
             ("sample_size", sample_size),
-            ("max_workers", max_workers),
+            ("max_workers", 1 if max_workers is None else max_workers),
             ("names_per_cluster", names_per_cluster),
             ("summary_words", summary_words),
             ("name_words", name_words),
@@ -385,7 +386,9 @@ class LLMLabeler:
         self.seed = seed
         self.cache_dir = Path(cache_dir).expanduser() if cache_dir else default_cache_dir("llm")
         self.cache = cache
-        self.max_workers = max_workers
+        # A model running in this process (one with log-probs) gains nothing from concurrent
+        # calls on a CPU; a remote API does.
+        self.max_workers = max_workers or (1 if self.scorer is not None else 8)
         self.max_retries = max_retries
         self.retry_delay = float(retry_delay)
         self.names_per_cluster = names_per_cluster
