@@ -1,5 +1,15 @@
-"""Public home of the LLM labeler: ``from gst_integrations.labels import LLMLabeler``."""
+"""Public home of the LLM labeler: ``from gst_integrations.labels import LLMLabeler``.
 
-from gst_integrations.core.labels.labeler import LabelingResult, LLMLabeler
+``TransformersScorer`` classifies by likelihood with any local ``transformers`` causal LM;
+``load_local_model`` loads SmolLM2-135M-Instruct offline (the optional ``local-llm`` extra).
+"""
 
-__all__ = ["LLMLabeler", "LabelingResult"]
+from gst_integrations.core.labels import (
+    LabelingResult,
+    LLMLabeler,
+    TokenScorer,
+    TransformersScorer,
+    load_local_model,
+)
+
+__all__ = ["LLMLabeler", "LabelingResult", "TokenScorer", "TransformersScorer", "load_local_model"]

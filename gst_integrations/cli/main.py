@@ -27,6 +27,7 @@ EPILOG = "Run `gst COMMAND --help` for the options of one command."
 #: Modules each command needs beyond the library, all from the ``eval`` extra.
 EVAL_EXTRA = {
     "eval": ("sklearn", "gst_integrations.evaluation"),
+    "eval-labels": ("sklearn", "gst_integrations.evaluation"),
     "bench": ("gst_integrations.evaluation",),
     "map": ("matplotlib", "gst_integrations.evaluation"),
 }
@@ -151,8 +152,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     if args.llm is not None:
         from gst_integrations.labels import LLMLabeler
 
-        factory = load_object(args.llm)
-        llm = factory() if callable(factory) and not hasattr(factory, "invoke") else factory
+        llm = _llm_from_option(args.llm, threads=1)
         n_clusters = args.clusters or max(2, min(50, min(args.sample, len(texts)) // 10))
         labeler = LLMLabeler(llm, n_clusters=n_clusters, sample_size=args.sample, seed=args.seed)
         result = labeler.label_detailed(args.instruction, texts)
@@ -227,8 +227,7 @@ def _fit_from_collection(args: argparse.Namespace) -> int:
     if args.llm is not None:
         from gst_integrations.labels import LLMLabeler
 
-        factory = load_object(args.llm)
-        llm = factory() if callable(factory) and not hasattr(factory, "invoke") else factory
+        llm = _llm_from_option(args.llm, threads=1)
         n_clusters = args.clusters or max(2, min(50, args.sample // 10))
         labeler = LLMLabeler(llm, n_clusters=n_clusters, seed=args.seed)
     options: dict[str, Any] = {"seed": args.seed}
@@ -487,6 +486,60 @@ def _thread_limit(threads: int | None) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
+def cmd_eval_labels(args: argparse.Namespace) -> int:
+    """Label drug reviews with an LLM and compare a head fitted on those labels with generic
+    vectors and with a head fitted on gold labels (held-out), plus label agreement with gold."""
+    require_eval_extra("eval-labels")
+    import platform
+
+    import torch
+
+    from gst_integrations.evaluation.datasets import load_drug_reviews
+    from gst_integrations.evaluation.llm_labels import run_label_eval
+
+    llm = _llm_from_option(args.llm, args.threads)
+    load_before = os.getloadavg()
+    report = run_label_eval(
+        load_drug_reviews(),
+        llm,
+        args.facets.split(","),
+        modes=args.modes.split(","),
+        n_label=args.n,
+        seed=args.seed,
+        log=print,
+    )
+    load_after = os.getloadavg()
+    report.machine = (
+        f"{platform.machine()} CPU, {os.cpu_count()} cores, {torch.get_num_threads()} torch "
+        f"thread(s), shared with other jobs (load average {load_before[0]:.1f} at start, "
+        f"{load_after[0]:.1f} at end)"
+    )
+    text = report.to_markdown()
+    print(text)
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / f"{args.name}.md").write_text(text)
+        (out / f"{args.name}.json").write_text(report.to_json())
+        print(f"wrote {out / args.name}.md and .json")
+    return 0
+
+
+def _llm_from_option(spec: str, threads: int) -> Any:
+    """The LLM a ``--llm`` option names: the local SmolLM2 through LangChain (``smollm2``) or
+    LlamaIndex (``smollm2-llamaindex``), or MODULE:ATTR (an LLM, or a factory called once)."""
+    if spec == "smollm2":
+        from gst_integrations.langchain.local_llm import local_chat_model
+
+        return local_chat_model(num_threads=threads)
+    if spec == "smollm2-llamaindex":
+        from gst_integrations.llama_index.local_llm import local_llm
+
+        return local_llm(num_threads=threads)
+    factory = load_object(spec)
+    return factory() if callable(factory) and not hasattr(factory, "invoke") else factory
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     """Run the view benchmarks (``gst_integrations.evaluation.bench``) and print their table."""
     require_eval_extra("bench")
@@ -635,7 +688,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--label-key", help="with --collection: the metadata key holding labels")
     p.add_argument("--text-col", default="text")
     p.add_argument("--label-col", help="column of instruction-focused labels")
-    p.add_argument("--llm", metavar="MODULE:ATTR", help="LLM factory for LLM labels")
+    p.add_argument(
+        "--llm",
+        metavar="MODULE:ATTR",
+        help="LLM factory for LLM labels, or smollm2 / smollm2-llamaindex (the local model)",
+    )
     p.add_argument("--sample", type=int, default=300, help="texts the LLM labels (default 300)")
     p.add_argument("--clusters", type=int, help="summary clusters for LLM labels (default auto)")
     p.add_argument("--family", help="head family (default: the package default)")
@@ -702,6 +759,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, help="cap BLAS/OpenMP/torch threads (shared CPUs)")
     p.add_argument("--out", help="directory for eval-<dataset>.md, .json (and -budget.png)")
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser(
+        "eval-labels",
+        help="judge LLM labels against gold (drug reviews)",
+        description=cmd_eval_labels.__doc__,
+    )
+    p.add_argument(
+        "--llm",
+        default="smollm2",
+        help="smollm2 (local, LangChain), smollm2-llamaindex, or MODULE:ATTR (an LLM factory)",
+    )
+    p.add_argument("--facets", default="rating,condition", help="facets to label, comma-separated")
+    p.add_argument(
+        "--modes", default="categories", help="categories and/or discovery, comma-separated"
+    )
+    p.add_argument("--n", type=int, default=150, help="texts the LLM labels per facet")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads for a local LLM")
+    p.add_argument("--out", help="directory for the report (.md and .json)")
+    p.add_argument("--name", default="eval-llm-labels", help="report file name, no suffix")
+    p.set_defaults(func=cmd_eval_labels)
 
     p = sub.add_parser("bench", help="run the view benchmarks", description=cmd_bench.__doc__)
     p.add_argument("--small", action="store_true", help="tiny sizes: a smoke run")

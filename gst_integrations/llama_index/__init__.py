@@ -3,11 +3,14 @@
 ``GSTEmbedding`` (base vectors to build an index with, or one view's vectors),
 ``GSTRetriever`` (search an existing index in any view, chosen per call), and helpers that
 turn views into ``RetrieverTool``s, a ``RouterRetriever`` and a query engine.
+``local_llm`` wraps a local Hugging Face model (SmolLM2-135M by default, the optional
+``local-llm`` extra) as a ``HuggingFaceLLM`` whose log-probabilities the labeller reads.
 """
 
 from gst_integrations.llama_index.embedding import GSTEmbedding
 from gst_integrations.llama_index.filters import to_chroma_where
 from gst_integrations.llama_index.fit import fit_view
+from gst_integrations.llama_index.local_llm import local_llm
 from gst_integrations.llama_index.retriever import VIEW_KEY, GSTRetriever
 from gst_integrations.llama_index.tools import (
     view_description,
@@ -19,6 +22,7 @@ from gst_integrations.llama_index.tools import (
 
 __all__ = [
     "fit_view",
+    "local_llm",
     "VIEW_KEY",
     "GSTEmbedding",
     "GSTRetriever",

@@ -101,6 +101,8 @@ class StandInLLM:
         return self._name(prompt) if stage == "name" else self._summary(prompt)
 
     def _text(self, prompt: str) -> str:
+        if prompt.startswith("Text: "):  # the summary retry prompt
+            return prompt[len("Text: ") :].split("\n\nQuestion:", 1)[0]
         return prompt.rsplit("<text>\n", 1)[1].rsplit("\n</text>", 1)[0]
 
     def _summary(self, prompt: str) -> str:

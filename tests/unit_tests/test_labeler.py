@@ -46,7 +46,9 @@ def hash_encoder(texts: list[str]) -> np.ndarray:
 
 
 def text_of(prompt: str) -> str:
-    """The document quoted in a summary or classify prompt."""
+    """The document quoted in a summary (first or retry) or classify prompt."""
+    if prompt.startswith("Text: "):  # the summary retry prompt
+        return prompt[len("Text: ") :].split("\n\nQuestion:", 1)[0]
     return prompt.rsplit("<text>\n", 1)[1].rsplit("\n</text>", 1)[0]
 
 
@@ -198,14 +200,14 @@ def test_pipeline_with_fake_list_chat_model(tmp_path: Path) -> None:
     texts = ["a tabby cat", "a black cat", "a big dog", "a small dog"]
     responses = [
         "Cats.", "cats", "Dogs", "dogs",  # summaries, in text order (one worker)
-        "Feline friends", "Canine friends",  # names: clusters in order of sorted summaries
-        "1", "Feline friends", "2.", "  'canine FRIENDS'  ",  # classify
+        "Cat stories", "Dog stories",  # names: clusters in order of sorted summaries
+        "1", "Cat stories", "2.", "  'dog STORIES'  ",  # classify
     ]  # fmt: skip
     lab = make(FakeListChatModel(responses=responses), tmp_path, n_clusters=2, max_workers=1)
     res = lab.label_detailed(INSTRUCTION, texts)
     assert isinstance(res, LabelingResult)
-    assert res.label_names == ["Feline friends", "Canine friends"]
-    assert res.labels == ["Feline friends"] * 2 + ["Canine friends"] * 2
+    assert res.label_names == ["Cat stories", "Dog stories"]
+    assert res.labels == ["Cat stories"] * 2 + ["Dog stories"] * 2
     assert res.summaries == ["Cats", "cats", "Dogs", "dogs"]
     assert res.cluster_of == [0, 0, 1, 1]
     assert (res.n_llm_calls, res.n_cache_hits, res.n_dropped) == (10, 0, 0)
@@ -315,24 +317,25 @@ def test_identical_names_merge(tmp_path: Path) -> None:
     def classify(text: str, names: list[str]) -> str:
         return {"cat": "1", "dog": "heart disease", "bird": "Heart Disease."}[animal_of(text)]
 
-    res = make(ScriptedLLM(name=namer, classify=classify), tmp_path, cache=False).label_detailed(
-        INSTRUCTION, corpus()
-    )
+    lab = make(ScriptedLLM(name=namer, classify=classify), tmp_path, cache=False,
+               check_names=False)  # fmt: skip
+    res = lab.label_detailed(INSTRUCTION, corpus())
     assert len(res.cluster_names) == 3
     assert len(res.label_names) == 1
     assert set(res.labels) == {res.label_names[0]}
     assert res.n_dropped == 0
 
 
-def test_empty_names_fall_back_to_summaries(tmp_path: Path) -> None:
+def test_empty_names_fall_back_to_keywords(tmp_path: Path) -> None:
     res = make(ScriptedLLM(name=lambda m: "  "), tmp_path, cache=False, name_words=3)
     out = res.label_detailed(INSTRUCTION, corpus())
-    assert sorted(out.label_names) == ["About a bird", "About a cat", "About a dog"]
+    assert sorted(out.label_names) == ["bird", "cat", "dog"]  # c-TF-IDF over the summaries
+    assert out.n_name_fallbacks == 3 and out.rejections["name:empty"] == 3
 
 
 def test_no_usable_summaries_is_a_clear_error(tmp_path: Path) -> None:
     lab = make(ScriptedLLM(summary=lambda t: '""'), tmp_path, cache=False)
-    with pytest.raises(GSTError, match="no usable summaries"):
+    with pytest.raises(GSTError, match="summary stage: .*no usable summary"):
         lab.label(INSTRUCTION, corpus())
 
 

@@ -16,6 +16,8 @@ pytestmark = pytest.mark.integration
 COOKBOOK = Path(__file__).resolve().parents[3] / "cookbook"
 RECIPES = ["llm_labelling", "instruction_clustering", "scaling_out", "bring_your_own_encoder"]
 TIMEOUT = 240
+#: The labelling recipe loads a real LLM (47-310 s measured on 2 shared cores), scores 40 texts.
+TIMEOUTS = {"llm_labelling": 600}
 
 
 @pytest.fixture(scope="module")
@@ -36,11 +38,11 @@ def outputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[int, st
     results = {}
     for name, (proc, out_dir) in procs.items():
         try:
-            text, _ = proc.communicate(timeout=TIMEOUT)
+            text, _ = proc.communicate(timeout=TIMEOUTS.get(name, TIMEOUT))
         except subprocess.TimeoutExpired:
             proc.kill()
             text, _ = proc.communicate()
-            text += f"\n(timed out after {TIMEOUT} s)"
+            text += f"\n(timed out after {TIMEOUTS.get(name, TIMEOUT)} s)"
         results[name] = (proc.returncode, text, out_dir)
     return results
 
@@ -53,12 +55,13 @@ def result(outputs, name: str) -> tuple[str, Path]:
 
 
 def test_llm_labelling(outputs) -> None:
+    """The recipe labels 40 reviews with the real SmolLM2-135M (likelihood, named conditions)."""
     text, _ = result(outputs, "llm_labelling")
-    names = re.search(r"label names from the LLM \((\d+)\): (.*)", text)
-    assert names and int(names.group(1)) >= 3 and "birth control" in names.group(2)
+    names = re.search(r"label names \((\d+)\): (.*)", text)
+    assert names and int(names.group(1)) == 11 and "Birth Control" in names.group(2)
+    assert re.search(r"labelled 40/40 texts by likelihood", text)
     ari = float(re.search(r"ARI = ([-0-9.]+)", text).group(1))
-    assert ari > 0.3  # the keyword LLM agrees with the gold conditions well above chance
-    assert re.search(r"labelled \d+/150 texts with \d+ LLM calls", text)
+    assert ari > 0.05  # above chance (measured 0.2 here); a 135M model is no annotator
     assert "fitted view:" in text and "held-out metrics" in text
 
 

@@ -243,13 +243,21 @@ def test_router_picks_the_view_from_instructions(li_retriever, question: str, vi
     assert {n.node.metadata["gst_view"] for n in nodes} == {view}
 
 
-def test_query_engine_answers_with_sources_from_the_view(li_retriever) -> None:
-    engine = view_query_engine(li_retriever, view="rating", similarity_top_k=3, llm=MockLLM())
+def test_query_engine_answers_with_sources_from_the_view(li_retriever, local_li_llm) -> None:
+    """A real local LLM (SmolLM2-135M, shared by the session) writes the answer."""
+    engine = view_query_engine(li_retriever, view="rating", similarity_top_k=3, llm=local_li_llm)
     response = engine.query(QUERY)
-    assert isinstance(str(response), str)
+    answer = str(response).strip()
+    assert answer and "Context information" not in answer  # an answer, not the prompt echoed
     assert len(response.source_nodes) == 3
     assert {n.node.metadata["gst_view"] for n in response.source_nodes} == {"rating"}
-    routed = view_query_engine(li_retriever, route=True, similarity_top_k=2, llm=MockLLM())
+    routed = view_query_engine(
+        li_retriever,
+        route=True,
+        similarity_top_k=2,
+        llm=local_li_llm,
+        selector=view_selector(li_retriever),  # 135M cannot pick a view reliably: embeddings do
+    )
     response = routed.query("Which condition is the patient treating? Reviews about insomnia.")
     assert {n.node.metadata["gst_view"] for n in response.source_nodes} == {"condition"}
 

@@ -1,0 +1,183 @@
+"""Classification by likelihood: score each category as the LLM's answer, pick the best.
+
+Where an LLM exposes token log-probabilities (a local Hugging Face model), every text gets a
+label and only a listed category can come out, whatever the text says. Measured on
+SmolLM2-135M-Instruct (docs/research/llm-labelling-smollm2.md), the best generic setup is a
+plain completion prompt (no chat template, no option list) with each category scored as
+``" <name>"`` by its mean token log-probability, then calibrated: uncalibrated scores are
+dominated by the model's prior for an answer.
+
+An LLM object is matched to a :class:`TokenScorer` by its type: the framework packages
+(``gst_integrations.langchain``, ``gst_integrations.llama_index``) register adapters for their
+Hugging Face wrappers with :func:`register_scorer_adapter`; core never imports a framework.
+"""
+
+from __future__ import annotations
+
+import sys
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from typing import Any, Literal
+
+import numpy as np
+
+Calibration = Literal["none", "content_free", "batch"]
+CALIBRATIONS: tuple[str, ...] = ("none", "content_free", "batch")
+
+#: Measured best for SmolLM2-135M (plain completion, options not listed).
+LIKELIHOOD_PROMPT = """Text: {text}
+Question: {instruction}
+Answer:"""
+
+#: The text scored to estimate the model's answer prior (Zhao et al. 2021).
+CONTENT_FREE_TEXT = "N/A"
+
+
+class TokenScorer(ABC):
+    """A causal LM whose token log-probabilities can be read."""
+
+    name: str = "scorer"
+
+    @abstractmethod
+    def continuation_logprobs(self, prompt: str, continuations: Sequence[str]) -> list[list[float]]:
+        """Per-token log-probabilities of each continuation right after ``prompt``."""
+
+
+class TransformersScorer(TokenScorer):
+    """Log-probabilities from a ``transformers`` causal LM and its tokenizer.
+
+    One forward pass over the prompt fills a KV cache, then one right-padded batch scores all
+    continuations (causal attention never lets a real token see padding). Only torch is
+    imported, lazily; the model and tokenizer are whatever the caller loaded.
+    """
+
+    def __init__(self, model: Any, tokenizer: Any, name: str | None = None) -> None:
+        self.model = model
+        self.tokenizer = tokenizer
+        self.name = name or str(getattr(model, "name_or_path", "") or type(model).__name__)
+
+    def __repr__(self) -> str:
+        return f"TransformersScorer(name={self.name!r})"
+
+    def _cache_keyword(self) -> str:
+        """The KV-cache argument (and output) name: ``cache`` from transformers 5.2x on,
+        ``past_key_values`` before (deprecated since)."""
+        import inspect
+
+        params = inspect.signature(self.model.forward).parameters
+        return "cache" if "cache" in params else "past_key_values"
+
+    def continuation_logprobs(self, prompt: str, continuations: Sequence[str]) -> list[list[float]]:
+        import torch
+
+        tok = self.tokenizer
+        prompt_ids = tok(prompt, add_special_tokens=False).input_ids
+        conts = [tok(c, add_special_tokens=False).input_ids for c in continuations]
+        if not prompt_ids or any(not c for c in conts):
+            raise ValueError("the prompt or a continuation tokenises to nothing")
+        pad = tok.pad_token_id if tok.pad_token_id is not None else (tok.eos_token_id or 0)
+        device = getattr(self.model, "device", "cpu")
+        cache_kw = self._cache_keyword()
+        with torch.inference_mode():
+            out = self.model(input_ids=torch.tensor([prompt_ids], device=device), use_cache=True)
+            first = out.logits[0, -1].float().log_softmax(-1)
+            longest = max(len(c) for c in conts)
+            rest = None
+            if longest > 1:
+                cache = out[cache_kw]
+                cache.batch_repeat_interleave(len(conts))
+                rows = [c[:-1] + [pad] * (longest - len(c)) for c in conts]
+                logits = self.model(
+                    input_ids=torch.tensor(rows, device=device),
+                    use_cache=False,
+                    **{cache_kw: cache},
+                ).logits
+                rest = logits.float().log_softmax(-1)
+        result = []
+        for i, c in enumerate(conts):
+            lps = [float(first[c[0]])]
+            if rest is not None:
+                lps += [float(rest[i, j - 1, c[j]]) for j in range(1, len(c))]
+            result.append(lps)
+        return result
+
+
+# --------------------------------------------------------------------------- type dispatch
+_ADAPTERS: list[tuple[str, str, Callable[[Any], TokenScorer | None]]] = []
+
+
+def register_scorer_adapter(
+    module: str, class_name: str, adapter: Callable[[Any], TokenScorer | None]
+) -> None:
+    """Map instances of ``module.class_name`` to a :class:`TokenScorer` (or None).
+
+    The class is looked up in ``sys.modules`` only when an LLM is matched, so registering
+    imports nothing: an instance of the class implies that its module is loaded.
+    """
+    entry = (module, class_name, adapter)
+    if entry not in _ADAPTERS:
+        _ADAPTERS.append(entry)
+
+
+def find_scorer(llm: Any) -> TokenScorer | None:
+    """The :class:`TokenScorer` behind ``llm`` (matched by type), or None."""
+    if isinstance(llm, TokenScorer):
+        return llm
+    for module, class_name, adapter in _ADAPTERS:
+        cls = getattr(sys.modules.get(module), class_name, None)
+        if isinstance(cls, type) and isinstance(llm, cls):
+            return adapter(llm)
+    return None
+
+
+# --------------------------------------------------------------------------- scoring
+def cut_text(text: str, max_chars: int) -> str:
+    """``text`` cut to ``max_chars`` characters (0: no limit)."""
+    return text[:max_chars] if max_chars > 0 else text
+
+
+def category_scores(
+    scorer: TokenScorer,
+    instruction: str,
+    texts: Sequence[str],
+    categories: Sequence[str],
+    *,
+    max_chars: int = 600,
+    template: str = LIKELIHOOD_PROMPT,
+    show_progress: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(n, k) mean token log-prob of each category as the answer for each text, and the (k,)
+    scores for a content-free text. Texts are cut to ``max_chars`` (600 scored as well as
+    1500 on drug reviews, and faster)."""
+    from tqdm.auto import tqdm
+
+    continuations = [" " + c for c in categories]
+
+    def score(text: str) -> np.ndarray:
+        prompt = template.format(text=cut_text(text, max_chars), instruction=instruction)
+        lps = scorer.continuation_logprobs(prompt, continuations)
+        return np.array([sum(t) / len(t) for t in lps])
+
+    base = score(CONTENT_FREE_TEXT)
+    rows = [score(t) for t in tqdm(texts, desc="score", unit="text", disable=not show_progress)]
+    scores = np.stack(rows) if rows else np.zeros((0, len(categories)))
+    return scores, base
+
+
+def calibrate(scores: np.ndarray, content_free: np.ndarray, method: Calibration) -> np.ndarray:
+    """Scores with the model's prior for each answer removed.
+
+    ``none``: as is (SmolLM2-135M then gives nearly every text one category); ``content_free``:
+    minus the scores of a content-free text (Zhao et al. 2021); ``batch``: log-softmax over
+    the categories minus its mean over the batch (Zhou et al. 2024). ``batch`` suits roughly
+    balanced classes; it spreads predictions, so it costs accuracy on a skewed label set.
+    """
+    if method == "none":
+        return scores
+    if method == "content_free":
+        return scores - content_free
+    if method == "batch":
+        z = scores - scores.max(axis=1, keepdims=True)
+        z = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+        return z - z.mean(axis=0, keepdims=True)
+    raise ValueError(f"calibration must be one of {CALIBRATIONS}, got {method!r}")
