@@ -34,7 +34,8 @@ from gst_integrations.core.labels.likelihood import CALIBRATIONS, calibrate
 from gst_integrations.core.paths import default_cache_dir
 from gst_integrations.evaluation.datasets.dataset import LabelledCorpus
 from gst_integrations.evaluation.metrics import sample_triplets
-from gst_integrations.evaluation.protocol import INSTRUCTIONS, METRICS, _score
+from gst_integrations.evaluation.protocol import INSTRUCTIONS, METRICS
+from gst_integrations.evaluation.protocol import _score as _score_facets
 
 #: Names shown to the LLM where the data's own are cut short or awkward.
 READABLE_NAMES = {"Bipolar Disorde": "Bipolar Disorder"}
@@ -42,6 +43,13 @@ READABLE_NAMES = {"Bipolar Disorde": "Bipolar Disorder"}
 
 #: Heads fitted on each set of labels: the package default, and plain LDA (never generic).
 HEAD_VARIANTS: dict[str, dict[str, Any]] = {"default": {}, "lda": {"family": "lda"}}
+
+
+def _score(
+    Z: np.ndarray, facet: str, labels: dict[str, np.ndarray], triplets: dict[str, np.ndarray]
+) -> dict[str, float]:
+    """The protocol's metrics of one facet on held-out vectors, as plain numbers."""
+    return {k: v[0] for k, v in _score_facets(Z, labels, triplets)[facet].items()}
 
 
 def _fit(

@@ -31,9 +31,15 @@ def topic(text):
             return name
     return "other"
 
+def text_of(prompt):
+    # the summary prompt quotes the text in <text>; its retry prompt starts "Text: ..."
+    if "<text>" in prompt:
+        return prompt.rsplit("<text>", 1)[1]
+    return prompt.split("Text:", 1)[-1]
+
 def answer(prompt):
     if "Categories:" in prompt:
-        text = prompt.rsplit("<text>", 1)[1]
+        text = text_of(prompt)
         cats = re.findall(r"^(\\d+)\\. (.+)$", prompt, re.M)
         for num, name in cats:
             if name.strip().lower() == topic(text):
@@ -42,7 +48,7 @@ def answer(prompt):
     if "GROUP:" in prompt:
         group = prompt.split("GROUP:", 1)[1].split("OTHER:", 1)[0]
         return max((n for n, _ in RULES), key=group.count) if group.strip() else "other"
-    return "about " + topic(prompt.rsplit("<text>", 1)[1])
+    return "about " + topic(text_of(prompt))
 
 def make_llm():
     return answer

@@ -117,7 +117,9 @@ def test_from_collection_equals_from_chroma(
 def test_query_side_over_chroma_agrees_with_materialised(
     reviews_store: Chroma, retriever: GSTRetriever
 ) -> None:
-    qs = GSTVectorStoreRetriever(vectorstore=reviews_store, heads=heads(), k=5, overfetch=12)
+    qs = GSTVectorStoreRetriever(
+        vectorstore=reviews_store, heads=heads(), k=5, overfetch=12, metric="cosine"
+    )
     for view in ("condition", "rating"):
         assert ids(qs.invoke(QUERY, view=view)) == ids(retriever.invoke(QUERY, view=view, k=5))
 

@@ -269,7 +269,7 @@ def test_query_side_over_simple_vector_store(cookbook, li_data, li_embed, li_hea
     simple = VectorStoreIndex(cookbook.review_nodes(corpus), embed_model=li_embed)
     assert isinstance(simple.vector_store, SimpleVectorStore)
     assert li_embed.n_encoded == before  # the same texts: served by the cache
-    qs = GSTRetriever.from_index(simple, li_heads, similarity_top_k=10)
+    qs = GSTRetriever.from_index(simple, li_heads, similarity_top_k=10, metric="cosine")
     assert qs.engine is None  # nothing materialised
     for view in ("condition", "rating"):
         got = qs.retrieve(QUERY, view=view)
@@ -290,11 +290,12 @@ def test_query_side_over_the_chroma_index(li_index, li_heads, li_retriever) -> N
 
     # cosine views re-rank an over-fetched candidate set; 10x keeps recall high here
     qs = GSTRetriever.from_index(
-        li_index, li_heads, query_side=True, similarity_top_k=10, overfetch=10
+        li_index, li_heads, query_side=True, similarity_top_k=10, overfetch=10, metric="cosine"
     )
     assert qs.engine is None
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # candidates carry their vectors: no fallback
+        warnings.filterwarnings("ignore", message="a cosine view on the query-side")
         got = qs.retrieve(QUERY, view="rating", filters={"condition": {"$ne": "Acne"}})
     want = li_retriever.retrieve(QUERY, view="rating", filters={"condition": {"$ne": "Acne"}})
     assert got[0].node.node_id == want[0].node.node_id

@@ -66,12 +66,15 @@ def test_langchain_milvus_query_side_equals_the_materialised_view(lite_db, sampl
         X = np.asarray([by_id[i] for i in sample.ids], np.float32)  # the STORED vectors
         head = _fit(X, sample.facets["condition"], cached)
 
-        retriever = GSTVectorStoreRetriever(vectorstore=store, heads={"condition": head}, k=K)
+        retriever = GSTVectorStoreRetriever(
+            vectorstore=store, heads={"condition": head}, k=K, metric="cosine"
+        )
         ip = GSTVectorStoreRetriever(vectorstore=store, heads={"condition": head}, k=K, metric="ip")
         recalls = []
         t0 = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("error", UserWarning)  # read, never re-encoded
+            warnings.filterwarnings("ignore", message="a cosine view on the query-side")
             for query in QUERIES:
                 q = cached.encode_query([query])[0]
                 want = exact_view_top(head, X, sample.ids, q, K)
@@ -100,7 +103,11 @@ def test_langchain_milvus_query_side_equals_the_materialised_view(lite_db, sampl
         # for the record: how much over-fetching the cosine re-rank needs on this corpus
         for overfetch in (1, 2, 4):
             low = GSTVectorStoreRetriever(
-                vectorstore=store, heads={"condition": head}, k=K, overfetch=overfetch
+                vectorstore=store,
+                heads={"condition": head},
+                k=K,
+                overfetch=overfetch,
+                metric="cosine",
             )
             r = np.mean(
                 [
@@ -162,12 +169,13 @@ def test_llama_index_milvus_query_side_equals_the_materialised_view(lite_db, sam
         head = _fit(X, sample.facets["condition"], cached)
 
         retriever = GSTRetriever.from_vector_store(
-            vs, {"condition": head}, embed, similarity_top_k=K
+            vs, {"condition": head}, embed, similarity_top_k=K, metric="cosine"
         )
         assert retriever.engine is None  # nothing materialised
         recalls = []
         with warnings.catch_warnings():
             warnings.simplefilter("error", UserWarning)
+            warnings.filterwarnings("ignore", message="a cosine view on the query-side")
             for query in QUERIES:
                 want = exact_view_top(head, X, sample.ids, cached.encode_query([query])[0], K)
                 got = retriever.retrieve(query, view="condition")
@@ -175,10 +183,12 @@ def test_llama_index_milvus_query_side_equals_the_materialised_view(lite_db, sam
                 recalls.append(_recall([n.node.node_id for n in got], want))
                 assert [n.node.node_id for n in got] == want, query
         print(
-            f"\nllama-index MilvusVectorStore FLAT, {len(sample.ids)} reviews, overfetch 10: "
+            f"\nllama-index MilvusVectorStore FLAT, {len(sample.ids)} reviews, default over-fetch: "
             f"recall@{K} = {np.mean(recalls):.3f} over {len(QUERIES)} queries"
         )
-        from_index = GSTRetriever.from_index(index, {"condition": head}, similarity_top_k=K)
+        from_index = GSTRetriever.from_index(
+            index, {"condition": head}, similarity_top_k=K, metric="cosine"
+        )
         got = from_index.retrieve(QUERIES[0], view="condition")
         assert [n.node.node_id for n in got] == exact_view_top(
             head, X, sample.ids, cached.encode_query([QUERIES[0]])[0], K
