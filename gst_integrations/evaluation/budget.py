@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from gst_integrations.evaluation.datasets.dataset import LabelledCorpus
+from gst_integrations.evaluation.plots import save_figure
 from gst_integrations.evaluation.protocol import run_protocol
 from gst_integrations.evaluation.report import DEFAULT_METHOD, JOINT, EvalReport
 
@@ -117,10 +118,9 @@ class BudgetCurve:
         for ax in axes:
             ax.grid(alpha=0.3)
             ax.legend(fontsize=7)
-        fig.suptitle(f"{first.dataset}: label budget (mean over split seeds {first.seeds})")
-        fig.tight_layout()
-        fig.savefig(out, dpi=90)
-        plt.close(fig)
+        save_figure(
+            fig, out, f"{first.dataset}: label budget (mean over split seeds {first.seeds})"
+        )
         return out
 
 

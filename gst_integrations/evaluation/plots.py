@@ -69,11 +69,18 @@ def plot_maps(
         ax.set_xticks([])
         ax.set_yticks([])
     axes[1].legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, title=color_by)
-    fig.suptitle(f"{title}  ({used.upper()}, coloured by {color_by})")
+    save_figure(fig, out, f"{title}  ({used.upper()}, coloured by {color_by})")
+    return used
+
+
+def save_figure(fig: Any, out: str | Path, title: str) -> None:
+    """Title, lay out, write (90 dpi) and close a figure: every PNG of the eval extra."""
+    import matplotlib.pyplot as plt
+
+    fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(out, dpi=90)
     plt.close(fig)
-    return used
 
 
 def dataset_maps(
