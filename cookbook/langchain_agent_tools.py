@@ -5,7 +5,8 @@ What it shows (offline, under a minute on 2 CPU cores):
 1. Embed ~200 drug reviews ONCE with the base encoder (``GSTEmbeddings()``) into an embedded
    Chroma in a temp dir, and fit two views with ``fit_head`` from the labelled sample. The
    base vectors barely encode the rating, so that view warns and falls back to the generic
-   vectors (its card says so); a blend still uses it next to the condition view.
+   vectors (its card says so); a blend that names it drops it, with a warning, so that the
+   generic similarity it would add does not dilute the condition view.
 2. ``view_tools(retriever)``: one retriever tool per view (``create_retriever_tool``), named
    after the view and described by its instruction (``search_by_condition``,
    ``search_by_rating``).

@@ -9,7 +9,9 @@
    view-switch time against the time re-encoding the corpus would take.
 4. Answer a question that mixes facets ("negative experiences with acne treatments") with
    a blend of both views and the generic vectors, next to the satisfaction view alone: the
-   blend ranks by the weighted sum of each view's cosine.
+   blend ranks by the weighted sum of each view's cosine. The satisfaction view fell back to
+   the generic vectors, so the blend drops it (with a warning) instead of diluting the
+   condition view; its hits name what was scored.
 
 Run it with ``gst quickstart`` (or ``make quickstart``).
 """
@@ -189,6 +191,7 @@ def run(workdir: Path, query: str, k: int, guide_fraction: float, seed: int) -> 
         "(None: the generic vectors)\n"
     )
     print(side_by_side(mixed))
+    print(f"   the blend was scored as {mixed['blend'][0].view} (a fallen-back view is dropped)")
     print(
         "   score spread over the top results (max - min): "
         + ", ".join(f"{name} {value:.3f}" for name, value in spread.items())

@@ -4,16 +4,17 @@ The engine ranks a blend ``{view: weight}`` by ``sum_i w_i cos_i(q, x)`` (None i
 generic vectors). Concatenating each view's unit vectors scaled by ``sqrt(w_i)`` gives
 vectors whose inner product is exactly that sum and whose norm is ``sqrt(sum_i w_i)`` for
 every text, so their cosine is the blend score divided by a constant: the same neighbours,
-triplet decisions and rank correlations as the engine's blend.
+triplet decisions and rank correlations as the engine's blend. Views that fell back to the
+generic vectors are dropped from a blend, as the engine does (``informative_weights``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 import numpy as np
 
-from gst_integrations.core.views.engine import blend_weights, view_label
+from gst_integrations.core.views.engine import blend_weights, informative_weights, view_label
 
 #: A blend: view name (None = generic vectors) -> weight.
 Blend = Mapping[str | None, float]
@@ -34,10 +35,14 @@ def blend_name(blend: Blend) -> str:
     return f"blend {view_label(blend_weights(blend))}"
 
 
-def blend_vectors(views: Mapping[str | None, np.ndarray], blend: Blend) -> np.ndarray:
-    """Vectors whose cosine ranks exactly as the engine's blend score ``sum_i w_i cos_i``."""
+def blend_vectors(
+    views: Mapping[str | None, np.ndarray], blend: Blend, fell_back: Collection[str] = ()
+) -> np.ndarray:
+    """Vectors whose cosine ranks exactly as the engine's blend score ``sum_i w_i cos_i``;
+    ``fell_back`` names the views whose head fell back to the generic vectors."""
     parts = []
-    for name, weight in blend_weights(blend).items():
+    weights = informative_weights(blend_weights(blend), lambda name: name in fell_back)
+    for name, weight in weights.items():
         Z = np.asarray(views[name], dtype=np.float64)
         Zn = Z / np.maximum(np.linalg.norm(Z, axis=1, keepdims=True), 1e-12)
         parts.append(np.sqrt(weight) * Zn)

@@ -150,7 +150,7 @@ def run_label_budget(
             seeds=list(seeds),
             head_variants={DEFAULT_METHOD: {}},
             prefixed_baseline=False,
-            probe_baseline=False,
+            probe_baseline=True,  # cheap; gives the joint-retrieval reference per guide size
             **protocol_options,
         )
     return curve

@@ -72,6 +72,9 @@ INSTRUCTIONS = {
     "field": "Which subject field does this dictionary definition belong to?",
 }
 
+#: Joint-retrieval reference: the two facets' probe posteriors, blended with equal weights.
+PROBE_REFERENCE = "reference: probe posteriors, both facets"
+
 #: Card figures of the default head kept per facet and split (see ``heads.mix``).
 FEASIBILITY_KEYS = (
     "cv_accuracy",
@@ -214,6 +217,8 @@ def _run_split(
 
     add("generic", {f: X[held] for f in report.facets})
     default_views: dict[str | None, np.ndarray] = {None: X[held]}
+    fell_back: set[str] = set()
+    probe_views: dict[str, np.ndarray] = {}
     steps = (["prefixed"] if prefixed_baseline else []) + (["probe"] if probe_baseline else [])
     steps += list(variants)
     for step in tqdm(steps, desc=f"eval methods, seed {seed}", disable=not show_progress):
@@ -229,6 +234,7 @@ def _run_split(
                 probe = LogisticRegression(max_iter=2000).fit(X[guide], labels[f][guide])
                 views[f] = probe.predict_proba(X[held])
             add("logistic probe (baseline)", views, time.perf_counter() - t0)
+            probe_views = views
             continue
         heads = {}
         for f in report.facets:
@@ -244,9 +250,12 @@ def _run_split(
         add(step, views, time.perf_counter() - t0)
         if step == DEFAULT_METHOD:
             default_views.update(views)
+            fell_back = {f for f in report.facets if heads[f].fell_back}
             report.feasibility = {f: [_card_figures(heads[f].card)] for f in report.facets}
     if len(default_views) > 1:
-        _score_views_and_blends(report, default_views, held_labels, triplets, blends)
+        _score_views_and_blends(
+            report, default_views, held_labels, triplets, blends, fell_back, probe_views
+        )
     return report
 
 
@@ -254,7 +263,9 @@ def _card_figures(card: dict[str, Any]) -> dict[str, Any]:
     """What a head's card says about its facet: probe feasibility and the chosen mix."""
     feasibility = card.get("feasibility") or {}
     figures = {k: feasibility[k] for k in FEASIBILITY_KEYS if k in feasibility}
-    figures["alpha"] = (card.get("view_fit") or {}).get("alpha", 0.0)
+    view_fit = card.get("view_fit") or {}
+    figures["alpha"] = view_fit.get("alpha", 0.0)
+    figures["common_direction_removed"] = bool(view_fit.get("common_direction_removed"))
     return figures
 
 
@@ -264,15 +275,25 @@ def _score_views_and_blends(
     held_labels: dict[str, np.ndarray],
     triplets: dict[str, np.ndarray],
     blends: Sequence[Blend] | None,
+    fell_back: set[str],
+    probe_views: dict[str, np.ndarray] | None = None,
 ) -> None:
     """Generic, each single view of the default head and each blend, on the same held-out
-    texts: P@10, nDCG@10 and triplets of each facet, joint retrieval, and P@10 per class."""
+    texts: P@10, nDCG@10 and triplets of each facet, joint retrieval, and P@10 per class.
+    A blend drops the views that fell back to the generic vectors, as the engine does.
+
+    With ``probe_views`` (the logistic probes' class posteriors), their equal blend is
+    scored too, as a reference: how much of both facets a classifier on the same labels
+    and base vectors recovers, which bounds what a blend of views can be expected to reach.
+    """
     a, b = report.facets
     candidates: dict[str, np.ndarray] = {"generic": views[None]}
     for f in report.facets:
         candidates[f"view {f}"] = views[f]
     for blend in default_blends(a, b) if blends is None else blends:
-        candidates[blend_name(blend)] = blend_vectors(views, blend)
+        candidates[blend_name(blend)] = blend_vectors(views, blend, fell_back)
+    if probe_views:
+        candidates[PROBE_REFERENCE] = blend_vectors(probe_views, {a: 0.5, b: 0.5})
     for method, Z in candidates.items():
         neighbours = top_k_neighbours(Z, 10)
         if method != "generic":  # generic has every metric already

@@ -235,11 +235,13 @@ class EvalReport:
         lines = [
             "",
             "Feasibility (the default head's card: cross-validated logistic probe on the guide's "
-            "base vectors, mean over splits; alpha = 0 means the view fell back to generic):",
+            "base vectors, mean over splits; alpha = 0 means the view fell back to generic; "
+            "common direction: splits whose view removed the guide's mean direction from D):",
             "",
             "| facet | probe accuracy | majority share | balanced accuracy | chance | "
-            "log-loss skill | accuracy-lift z (min..max) | barely encoded | alpha per split |",
-            "|---|---|---|---|---|---|---|---|---|",
+            "log-loss skill | accuracy-lift z (min..max) | barely encoded | alpha per split | "
+            "common direction removed |",
+            "|---|---|---|---|---|---|---|---|---|---|",
         ]
         for f, cards in self.feasibility.items():
 
@@ -253,6 +255,7 @@ class EvalReport:
                 f"{min(zs):.1f}..{max(zs):.1f} | "
                 f"{sum(bool(c.get('barely_encoded')) for c in cards)}/{len(cards)} | "
                 + ", ".join(f"{c.get('alpha', 0.0):g}" for c in cards)
+                + f" | {sum(bool(c.get('common_direction_removed')) for c in cards)}/{len(cards)}"
                 + " |"
             )
         return lines

@@ -39,7 +39,12 @@ from gst_integrations.core.heads.lookup import resolve_head, unknown_view, view_
 from gst_integrations.core.hits import SCORE_KEY, VIEW_KEY
 from gst_integrations.core.search.query_side import DEFAULT_METRIC, DEFAULT_OVERFETCH
 from gst_integrations.core.validation import check_k
-from gst_integrations.core.views.engine import ViewSpec, blend_weights, view_label
+from gst_integrations.core.views.engine import (
+    ViewSpec,
+    blend_weights,
+    informative_weights,
+    view_label,
+)
 from gst_integrations.langchain.embeddings import GSTEmbeddings
 from gst_integrations.langchain.vector_lookup import (
     REENCODE,
@@ -403,7 +408,9 @@ class GSTVectorStoreRetriever(BaseViewRetriever):
                 for d, i in zip(docs, ids, strict=True)
             ]
         # Built per call (cheap: it keeps W only) so the per-call filter is bound safely.
-        weights = blend_weights(view)
+        weights = informative_weights(
+            blend_weights(view), lambda n: self._checked_head(n).fell_back
+        )
         parts = {n: (None if n is None else self._checked_head(n), w) for n, w in weights.items()}
         dim = len(q)
         searcher = QuerySideSearcher(

@@ -70,6 +70,12 @@ class Head:
         return EncoderFingerprint.from_dict(fp) if fp else None
 
     @property
+    def fell_back(self) -> bool:
+        """True when the fit found the facet barely in the base vectors and the view *is*
+        the generic vectors (``lda_mix``'s feasibility gate; see the card's ``view_fit``)."""
+        return bool((self.card.get("view_fit") or {}).get("fell_back_to_generic", False))
+
+    @property
     def is_linear(self) -> bool:
         """True when the view is x -> Wx, which allows the query-side path."""
         return linear_weight(self.module) is not None

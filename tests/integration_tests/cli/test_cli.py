@@ -185,6 +185,9 @@ def test_eval_fast_writes_markdown_and_json(work, capsys) -> None:
     for method in ("generic", "logistic probe (baseline)", "head: lda_mix (default)"):
         assert f"| {method} |" in md and f"| {method} |" in out
     assert "instruction-prefixed" not in md and "paper" not in md  # --fast skips them
+    # joint retrieval: generic, the views, the blends and the probes' reference, one table
+    assert "| reference: probe posteriors, both facets |" in md
+    assert "| blend condition*0.5+rating*0.5 |" in md
     report = json.loads((out_dir / "eval-reviews.json").read_text())
     assert report["facets"] == ["condition", "rating"]
     assert 0.0 <= report["scores"]["head: lda_mix (default)"]["condition"]["triplet"] <= 1.0
