@@ -21,7 +21,8 @@ Why each part:
   whose C-1 directions are averaged into one metric (up to 2(C-1) directions), because a
   single strength picked on a small guide is a noisy choice.
 * Common direction: sentence encoders are anisotropic (every vector shares a large common
-  component; its norm is 0.4-0.6 for all-MiniLM-L6-v2). Uncentred, ``D x`` then carries a
+  component; the mean all-MiniLM-L6-v2 vector has norm 0.41 on GCIDE definitions and 0.57
+  on drug reviews). Uncentred, ``D x`` then carries a
   near-constant offset that compresses cosines in the discriminant part. A second candidate
   removes the guide's mean direction ``u`` from ``D`` (``D (I - u u^T)``, still linear and
   bias-free; the first step of "all-but-the-top", Mu and Viswanath 2018). It is kept only
