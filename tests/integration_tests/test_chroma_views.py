@@ -226,6 +226,20 @@ def test_query_side_matches_exact_path(tmp_path, sample, cached, head_dir):
             ]
     with pytest.raises(TypeError, match="linear head"):
         QuerySideSearcher(store.get("condition-mlp"), chroma_search_base(col))
+    # One store round trip per search, even when the over-fetch exceeds the collection.
+    calls: list[str] = []
+
+    class Recording:
+        """The real collection, recording which of its methods a search touches."""
+
+        def __getattr__(self, name: str):
+            calls.append(name)
+            return getattr(col, name)
+
+    side = QuerySideSearcher(store.get("condition"), chroma_search_base(Recording()), metric="ip")
+    hits = side.search(cached.encode(["great for acne"])[0], k=50)
+    assert sorted(h.id for h in hits) == sorted(col.get(include=[])["ids"])  # all 40
+    assert calls == ["query"]
 
 
 def test_write_back_and_sync(setup, sample, cached):

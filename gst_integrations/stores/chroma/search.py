@@ -17,7 +17,9 @@ def chroma_search_base(collection: Any, where: dict[str, Any] | None = None):
     """
 
     def search(vector: np.ndarray, n: int) -> list[Candidate]:
-        n = min(int(n), max(collection.count(), 1))
+        # No count() first: chromadb >= 1.0 answers an n above the collection's size with
+        # what it has, so a query costs one store round trip, not two.
+        n = max(int(n), 1)
         try:
             got = collection.query(
                 query_embeddings=[np.asarray(vector, np.float32)],
