@@ -39,12 +39,7 @@ from gst_integrations.core.heads.lookup import resolve_head, unknown_view, view_
 from gst_integrations.core.hits import SCORE_KEY, VIEW_KEY
 from gst_integrations.core.search.query_side import DEFAULT_METRIC, DEFAULT_OVERFETCH
 from gst_integrations.core.validation import check_k
-from gst_integrations.core.views.engine import (
-    ViewSpec,
-    blend_weights,
-    informative_weights,
-    view_label,
-)
+from gst_integrations.core.views.engine import ViewSpec, blend_weights, view_label
 from gst_integrations.langchain.embeddings import GSTEmbeddings
 from gst_integrations.langchain.vector_lookup import (
     REENCODE,
@@ -408,9 +403,7 @@ class GSTVectorStoreRetriever(BaseViewRetriever):
                 for d, i in zip(docs, ids, strict=True)
             ]
         # Built per call (cheap: it keeps W only) so the per-call filter is bound safely.
-        weights = informative_weights(
-            blend_weights(view), lambda n: self._checked_head(n).fell_back
-        )
+        weights = blend_weights(view)
         parts = {n: (None if n is None else self._checked_head(n), w) for n, w in weights.items()}
         dim = len(q)
         searcher = QuerySideSearcher(
@@ -418,7 +411,7 @@ class GSTVectorStoreRetriever(BaseViewRetriever):
             lambda vec, n: self._candidates(vec, n, filter, dim),
             metric=self.metric,
             overfetch=self.overfetch,
-            view=view_label(weights),
+            view=None if isinstance(view, dict) else view_label(weights),
         )
         return [hit_to_document(h) for h in searcher.search(q, k)]
 

@@ -46,12 +46,7 @@ from gst_integrations.core.heads.lookup import unknown_view, view_names
 from gst_integrations.core.hits import VIEW_KEY
 from gst_integrations.core.search.query_side import DEFAULT_METRIC, DEFAULT_OVERFETCH
 from gst_integrations.core.validation import check_k
-from gst_integrations.core.views.engine import (
-    ViewSpec,
-    blend_weights,
-    informative_weights,
-    view_label,
-)
+from gst_integrations.core.views.engine import ViewSpec, blend_weights, view_label
 from gst_integrations.llama_index.embedding import cached_encoder
 from gst_integrations.llama_index.filters import to_chroma_where
 from gst_integrations.llama_index.vector_lookup import (
@@ -303,14 +298,14 @@ class _QuerySideBackend:
                 )
             return out
 
-        weights = informative_weights(blend_weights(view), lambda n: self.head(n).fell_back)
+        weights = blend_weights(view)
         parts = {n: (None if n is None else self.head(n), w) for n, w in weights.items()}
         searcher = QuerySideSearcher(
             parts if isinstance(view, dict) else parts[view][0],
             search_base,
             metric=self.metric,
             overfetch=self.overfetch,
-            view=view_label(weights),
+            view=None if isinstance(view, dict) else view_label(weights),
         )
         return [(tag_node(nodes[h.id], view), float(h.score)) for h in searcher.search(q, k)]
 

@@ -9,9 +9,9 @@ import pytest
 from _views_helpers import make_head, unit_rows
 
 from gst_integrations import ArraySource, Head, ViewEngine
+from gst_integrations.core.heads import blend as blend_module
+from gst_integrations.core.heads.blend import informative_weights
 from gst_integrations.core.search.query_side import QuerySideSearcher, array_search_base
-from gst_integrations.core.views import engine as engine_module
-from gst_integrations.core.views.engine import informative_weights
 from gst_integrations.evaluation.blends import blend_vectors
 
 
@@ -27,7 +27,7 @@ def _fallen_back(head: Head) -> Head:
 
 @pytest.fixture(autouse=True)
 def _fresh_warnings(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(engine_module, "_WARNED_FALLBACKS", set())
+    monkeypatch.setattr(blend_module, "_WARNED_FALLBACKS", set())
 
 
 def test_weights_drop_fallen_back_views_and_warn_once() -> None:
@@ -58,12 +58,13 @@ def test_engine_and_query_side_rank_a_blend_as_its_informative_views() -> None:
     alone = engine.search_by_vector(q, "condition", k=10)
     assert [h.id for h in blended] == [h.id for h in alone]
     assert blended[0].view == "condition"  # hits name what was scored
-    # the query side does the same through the adapters' shared weights
-    weights = informative_weights({"condition": 0.5, "rating": 0.5}, lambda n: n == "rating")
-    parts = {n: (good if n == "condition" else bad, w) for n, w in weights.items()}
+    # the query side (used by the LangChain and LlamaIndex adapters) drops it itself
+    parts = {"condition": (good, 0.5), "rating": (bad, 0.5)}
     searcher = QuerySideSearcher(parts, array_search_base(ids, X), metric="ip", overfetch=20)
+    hits = searcher.search(q, 5)
     ip_alone = X @ good.query_matrix() @ q
-    assert [h.id for h in searcher.search(q, 5)] == [ids[i] for i in np.argsort(-ip_alone)[:5]]
+    assert [h.id for h in hits] == [ids[i] for i in np.argsort(-ip_alone)[:5]]
+    assert {h.view for h in hits} == {"condition"}
 
 
 def test_evaluation_blends_drop_them_as_the_engine_does() -> None:

@@ -22,8 +22,8 @@ Why each part:
   single strength picked on a small guide is a noisy choice.
 * Common direction: sentence encoders are anisotropic (every vector shares a large common
   component; the mean all-MiniLM-L6-v2 vector has norm 0.41 on GCIDE definitions and 0.57
-  on drug reviews). Uncentred, ``D x`` then carries a
-  near-constant offset that compresses cosines in the discriminant part. A second candidate
+  on drug reviews). Uncentred, ``D x`` then carries a near-constant offset that compresses
+  cosines in the discriminant part. A second candidate
   removes the guide's mean direction ``u`` from ``D`` (``D (I - u u^T)``, still linear and
   bias-free; the first step of "all-but-the-top", Mu and Viswanath 2018). It is kept only
   when its inner-validation gain over plain ``D`` is significant on fresh partitions (same

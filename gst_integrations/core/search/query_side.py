@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from gst_integrations.core.errors import StoreError
+from gst_integrations.core.heads.blend import informative_weights
 from gst_integrations.core.heads.head import Head
 from gst_integrations.core.hits import Candidate, SearchHit
 from gst_integrations.core.validation import as_float32_matrix, check_k
@@ -115,9 +116,14 @@ class QuerySideSearcher:
         for part, _ in parts.values():
             if part is not None and not part.is_linear:
                 rewrite_query(part, np.zeros(part.in_dim, np.float32))  # raises the clear error
-        self.parts = {k: (h, float(w)) for k, (h, w) in parts.items() if w > 0}
-        if not self.parts:
+        parts = {k: (h, float(w)) for k, (h, w) in parts.items() if w > 0}
+        if not parts:
             raise ValueError("a blend needs a positive weight")
+        # A view that fell back to the generic vectors is dropped from a blend, as in the engine.
+        kept = informative_weights(
+            {k: w for k, (_, w) in parts.items()}, lambda k: bool(parts[k][0].fell_back)
+        )
+        self.parts = {k: (parts[k][0] if k in parts else None, w) for k, w in kept.items()}
         self.head = head if isinstance(head, Head) else None
         self.search_base = search_base
         self.metric = metric
@@ -196,7 +202,10 @@ class QuerySideSearcher:
         )
 
 
-def _blend_label(parts: Mapping[str | None, BlendPart]) -> str:
+def _blend_label(parts: Mapping[str | None, BlendPart]) -> str | None:
+    """How hits name a blend: as ``view_label`` in the engine (one part: its name)."""
+    if len(parts) == 1:
+        return next(iter(parts))
     return "+".join(f"{k or 'generic'}*{w:g}" for k, (_, w) in parts.items())
 
 

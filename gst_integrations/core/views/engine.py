@@ -25,7 +25,7 @@ from __future__ import annotations
 import threading
 import time
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -40,6 +40,7 @@ from gst_integrations.core.errors import (
     StoreError,
     UnknownViewError,
 )
+from gst_integrations.core.heads.blend import informative_weights
 from gst_integrations.core.heads.compat import check_query_encoder, check_store
 from gst_integrations.core.heads.head import Head
 from gst_integrations.core.heads.store import HeadStore, check_view_name
@@ -79,40 +80,6 @@ def blend_weights(view: ViewSpec) -> dict[str | None, float]:
     if not out:
         raise ValueError(f"a blend needs a positive weight: {dict(view)}")
     return out
-
-
-_WARNED_FALLBACKS: set[str] = set()
-
-
-def informative_weights(
-    weights: dict[str | None, float], fell_back: Callable[[str], bool]
-) -> dict[str | None, float]:
-    """A blend's weights without the views that fell back to the generic vectors.
-
-    A view whose facet the base vectors barely encode *is* the generic view (``lda_mix``'s
-    feasibility gate). In a blend its weight would only add generic similarity the blend
-    did not ask for (that is what ``None`` is for), diluting the views that carry their
-    facet, so it is dropped, with a warning once per view. A single view is left as it is;
-    a blend of fallen-back views only is the generic view.
-    """
-    if len(weights) < 2:
-        return weights
-    dropped = [n for n in weights if n is not None and fell_back(n)]
-    if not dropped:
-        return weights
-    for name in dropped:
-        if name not in _WARNED_FALLBACKS:
-            _WARNED_FALLBACKS.add(name)
-            warnings.warn(
-                f"view {name!r} fell back to the generic vectors (its facet is barely in the "
-                f"base vectors): its blend weight {weights[name]:g} is dropped so that it "
-                "does not dilute the other views. More labels or a stronger base encoder "
-                "would give it a view of its own.",
-                UserWarning,
-                stacklevel=3,
-            )
-    kept = {n: w for n, w in weights.items() if n not in dropped}
-    return kept or {None: 1.0}
 
 
 def view_label(weights: dict[str | None, float]) -> str | None:
