@@ -36,3 +36,28 @@ class UnknownViewError(GSTError, KeyError):
 
 class StoreError(GSTError):
     """A vector store is unreachable, empty, or holds no base vectors."""
+
+
+# -- warnings: something worked, but not the way the user may think -------------------------
+class GSTWarning(UserWarning):
+    """Base class for every warning this package issues."""
+
+
+class ViewFallbackWarning(GSTWarning):
+    """A view is (or falls back to) the generic vectors, or a blend part was dropped."""
+
+
+class UnknownEncoderWarning(GSTWarning):
+    """Vectors or a head record no base encoder, so only the dimension can be checked."""
+
+
+class ApproximateSearchWarning(GSTWarning):
+    """A search path is approximate where the user may expect it to be exact."""
+
+
+class StaleDataWarning(GSTWarning):
+    """A search served a snapshot because the store could not be read."""
+
+
+class LabelQualityWarning(GSTWarning):
+    """Labels were dropped, merged or are too few to validate."""
