@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
+
 
 class GSTError(ValueError):
     """Base class for every error this package raises on bad input."""
@@ -32,6 +35,16 @@ class UnknownViewError(GSTError, KeyError):
 
     def __str__(self) -> str:  # KeyError quotes its message; keep it readable
         return str(self.args[0]) if self.args else "unknown view"
+
+
+def unknown_view(name: object, known: Iterable[str]) -> UnknownViewError:
+    """The error for a view name that is not registered: the known views, and the nearest."""
+    names = sorted(str(n) for n in known)
+    close = difflib.get_close_matches(str(name), names, n=1) if isinstance(name, str) else []
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return UnknownViewError(
+        f"unknown view {name!r}{hint}; known views: {', '.join(names) if names else '(none)'}"
+    )
 
 
 class StoreError(GSTError):

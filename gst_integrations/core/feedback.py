@@ -63,8 +63,7 @@ def user_stacklevel() -> int:
 def warn(message: str, category: type[GSTWarning] = GSTWarning) -> None:
     """Warn at the user's line (the first caller outside gst_integrations), and log it."""
     logger.warning("%s: %s", category.__name__, message)
-    # +1: user_stacklevel counts from this function's caller, warnings.warn from here.
-    warnings.warn(message, category, stacklevel=user_stacklevel() + 1)
+    warnings.warn(message, category, stacklevel=user_stacklevel())
 
 
 def warn_once(key: Hashable, message: str, category: type[GSTWarning] = GSTWarning) -> bool:
@@ -74,7 +73,7 @@ def warn_once(key: Hashable, message: str, category: type[GSTWarning] = GSTWarni
             return False
         _WARNED.add(key)
     logger.warning("%s: %s", category.__name__, message)
-    warnings.warn(message, category, stacklevel=user_stacklevel() + 1)
+    warnings.warn(message, category, stacklevel=user_stacklevel())
     return True
 
 
@@ -108,4 +107,3 @@ def progress(
         size = len(iterable)  # type: ignore[arg-type]
     disable = not progress_enabled(show) or (size is not None and size < min_total)
     return tqdm(iterable, total=total, desc=desc, unit=unit, disable=disable, leave=False)
-
