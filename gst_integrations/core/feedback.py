@@ -17,7 +17,6 @@ import sys
 import threading
 import warnings
 from collections.abc import Hashable, Iterable
-from pathlib import Path
 from typing import Any, TypeVar
 
 from tqdm.auto import tqdm
@@ -40,20 +39,36 @@ logger = logging.getLogger("gst_integrations")
 #: Environment switch for every progress bar: "0"/"false"/"off" hides them, "1" shows them.
 PROGRESS_ENV = "GST_PROGRESS"
 
-_PACKAGE_DIR = str(Path(__file__).resolve().parents[1])
 _WARNED: set[Hashable] = set()
 _WARNED_LOCK = threading.Lock()
 
 T = TypeVar("T")
 
 
+#: Modules whose frames stand between the user's line and ours (the frameworks calling
+#: our retrievers, and the machinery that runs them), skipped when locating a warning.
+_PASS_THROUGH = (
+    "gst_integrations",
+    "langchain",
+    "llama_index",
+    "pydantic",
+    "importlib",
+    "concurrent.futures",
+    "threading",
+    "asyncio",
+    "contextvars",
+    "functools",
+)
+
+
 def user_stacklevel() -> int:
-    """The ``stacklevel`` that points ``warnings.warn`` at the first frame outside the package."""
+    """The ``stacklevel`` that points ``warnings.warn`` at the user's line: the first frame
+    outside this package and the frameworks that call it."""
     frame = sys._getframe(1)
     level = 1
     while frame is not None:
-        filename = frame.f_code.co_filename
-        if not filename.startswith(_PACKAGE_DIR) and "importlib" not in filename:
+        module = str(frame.f_globals.get("__name__", ""))
+        if not module.startswith(_PASS_THROUGH):
             return level
         frame = frame.f_back  # type: ignore[assignment]
         level += 1

@@ -43,6 +43,10 @@ class Candidate:
     payload: Any = field(default=None, repr=False, compare=False)
 
 
+#: Metadata key of a row's revision (an int that grows with every write of the row): the
+#: package's own bookkeeping, never shown in hits.
+REV_KEY = "gst_rev"
+
 #: Metadata keys the framework adapters add to every returned document or node.
 VIEW_KEY = "gst_view"
 SCORE_KEY = "gst_score"

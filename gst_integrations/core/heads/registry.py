@@ -80,6 +80,11 @@ class HeadRegistry:
             return self.get(head)
         if os.path.exists(head) or os.path.exists(f"{head}.safetensors"):
             return load_head(head)
+        if not self.names():
+            raise UnknownViewError(
+                f"view {str(head)!r} is neither a head file nor a registered view: pass "
+                "head_store=HeadStore(folder) (or a dict of heads) to look views up by name"
+            )
         raise unknown_view(str(head), self.names())
 
     # -- changes --------------------------------------------------------------------------

@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 
 from gst_integrations.core.encoders.cache import CachedEncoder
-from gst_integrations.core.errors import GSTError, StoreError
+from gst_integrations.core.errors import ApproximateSearchWarning, GSTError, StoreError
+from gst_integrations.core.feedback import warn_once
 from gst_integrations.core.heads.blend import METRICS, Blend, ViewSpec, blend_weights
 from gst_integrations.core.heads.compat import check_query_encoder, check_query_side
 from gst_integrations.core.heads.head import Head
@@ -23,6 +24,7 @@ from gst_integrations.core.heads.registry import HeadRegistry
 from gst_integrations.core.hits import SearchHit
 from gst_integrations.core.search.lookup import BaseIndex, VectorLookupRule
 from gst_integrations.core.search.query_side import (
+    COSINE_AT_SCALE,
     DEFAULT_METRIC,
     DEFAULT_OVERFETCH,
     QuerySideSearcher,
@@ -49,6 +51,8 @@ class QuerySideBackend:
             raise ValueError(f"unknown metric {metric!r}; choose one of {METRICS}")
         if isinstance(overfetch, bool) or not isinstance(overfetch, int) or overfetch < 1:
             raise ValueError(f"overfetch must be an integer >= 1, got {overfetch!r}")
+        if metric == "cosine":
+            warn_once("query-side-cosine", COSINE_AT_SCALE, ApproximateSearchWarning)
         self.index = index
         self.registry = HeadRegistry.of(heads)
         self._encoder = encoder

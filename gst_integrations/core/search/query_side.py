@@ -32,7 +32,7 @@ from gst_integrations.core.errors import ApproximateSearchWarning, StoreError
 from gst_integrations.core.feedback import warn_once
 from gst_integrations.core.heads.blend import METRICS, Blend
 from gst_integrations.core.heads.head import Head
-from gst_integrations.core.hits import Candidate, SearchHit
+from gst_integrations.core.hits import REV_KEY, Candidate, SearchHit
 from gst_integrations.core.validation import as_float32_matrix, check_k
 
 #: Candidates fetched per result, then re-ranked exactly. Over Chroma's HNSW the search ef is
@@ -171,7 +171,7 @@ class QuerySideSearcher:
             SearchHit(
                 id=cands[i].id,
                 document=cands[i].document,
-                metadata=dict(cands[i].metadata or {}),
+                metadata={k: v for k, v in (cands[i].metadata or {}).items() if k != REV_KEY},
                 score=float(scores[i]),
                 view=self.view,
                 vector=V[i].astype(np.float32) if with_vectors else None,

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Mapping
 from typing import Any, Literal
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["EngineOptions"]
+__all__ = ["EngineOptions", "split_engine_options"]
 
 
 class EngineOptions(BaseModel):
@@ -33,3 +35,29 @@ class EngineOptions(BaseModel):
     """Where documents, metadata and filters live: in memory, or read from the store."""
     show_progress: bool | None = None
     """Progress bar for the first store read (None: the package rule, ``GST_PROGRESS``)."""
+
+
+def split_engine_options(
+    engine_options: EngineOptions | Mapping[str, Any] | None, kwargs: Mapping[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(engine options, the rest) for a framework factory's ``engine_options=`` and kwargs.
+
+    Engine options given as plain keyword arguments (the older spelling) still work, with a
+    ``DeprecationWarning``: factories take them as ``engine_options={...}``, and their
+    other keyword arguments are the framework retriever's own fields.
+    """
+    if isinstance(engine_options, EngineOptions):
+        options = engine_options.model_dump(exclude_unset=True)
+    else:
+        options = dict(engine_options or {})
+    legacy = {k: v for k, v in kwargs.items() if k in EngineOptions.model_fields}
+    if legacy:
+        warnings.warn(
+            f"engine options as keyword arguments ({', '.join(sorted(legacy))}) are "
+            "deprecated: pass engine_options={...}",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+        options.update(legacy)
+    EngineOptions(**options)  # validate now, with the factory's error
+    return options, {k: v for k, v in kwargs.items() if k not in legacy}

@@ -21,7 +21,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-
 from gst_integrations.core.errors import DimensionMismatchError
 from gst_integrations.core.feedback import progress
 from gst_integrations.core.views.rows import RowTable
