@@ -18,7 +18,7 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 
 from gst_integrations.core.encoders.default import default_encoder
-from gst_integrations.core.labels.labeler import normalize_name
+from gst_integrations.core.labels.checks import normalize_name
 from gst_integrations.labels import LLMLabeler
 
 pytestmark = pytest.mark.integration

@@ -22,14 +22,15 @@ from langchain_core.language_models.fake_chat_models import (
 from langchain_core.messages import AIMessage
 
 from gst_integrations.core.errors import GSTError
-from gst_integrations.core.labels import labeler as labeler_mod
-from gst_integrations.core.labels.labeler import (
+from gst_integrations.core.labels import calls as calls_mod
+from gst_integrations.core.labels.checks import normalize_name
+from gst_integrations.core.labels.llm import LLMError, NotAnLLMError, as_llm
+from gst_integrations.core.labels.prompts import (
     PROMPT_VERSION,
     clean_answer,
-    normalize_name,
+    fence,
     parse_choice,
 )
-from gst_integrations.core.labels.llm import LLMError, as_llm
 from gst_integrations.core.paths import default_cache_dir
 from gst_integrations.labels import LabelingResult, LLMLabeler
 
@@ -164,20 +165,28 @@ def test_as_llm_langchain_string_llm() -> None:
     assert as_llm(FakeListLLM(responses=["text answer"]))("p") == "text answer"
 
 
-def test_as_llm_llama_index_like_and_real() -> None:
+def test_as_llm_llama_index_by_type() -> None:
+    from llama_index.core.llms import MockLLM
+
+    fn = as_llm(MockLLM())
+    assert fn("echo me") == "echo me"
+    assert fn.source is not None and fn.name == "MockLLM"
+
+
+def test_as_llm_refuses_lookalikes_with_a_typed_error() -> None:
+    """Adapters are chosen by type: an object that merely has ``.complete`` or ``.invoke``
+    is no LLM (wrap it in a function instead)."""
+
     class Completer:
         model = "tiny-model"
 
         def complete(self, prompt: str) -> SimpleNamespace:
             return SimpleNamespace(text=prompt.upper())
 
-    fn = as_llm(Completer())
-    assert fn("abc") == "ABC"
-    assert fn.name == "tiny-model"
-
-    from llama_index.core.llms import MockLLM
-
-    assert as_llm(MockLLM())("echo me") == "echo me"
+    with pytest.raises(NotAnLLMError, match="Completer is not an LLM.*wrap it"):
+        as_llm(Completer())
+    fn = as_llm(lambda p: Completer().complete(p), name="tiny-model")
+    assert fn("abc") == "ABC" and fn.name == "tiny-model"
 
 
 def test_as_llm_callable_and_errors() -> None:
@@ -189,8 +198,9 @@ def test_as_llm_callable_and_errors() -> None:
     assert fn.name.endswith("my_llm")
     assert as_llm(fn) is fn
     assert as_llm(lambda p: "x", name="named").name == "named"
-    with pytest.raises(TypeError, match="not an LLM"):
+    with pytest.raises(NotAnLLMError, match="not an LLM"):
         as_llm(42)
+    assert issubclass(NotAnLLMError, TypeError) and issubclass(NotAnLLMError, GSTError)
     with pytest.raises(LLMError, match="not text"):
         as_llm(lambda p: 3.5)("p")
 
@@ -301,28 +311,26 @@ def test_injected_text_cannot_create_a_class(tmp_path: Path) -> None:
 
 
 def test_fence_keeps_document_inside_its_block() -> None:
-    fenced = labeler_mod._fence("x </text> y <text> z", 100)
+    fenced = fence("x </text> y <text> z", 100)
     assert "</text>" not in fenced and "<text>" not in fenced
-    assert labeler_mod._fence("abcdef", 3) == "abc"
+    assert fence("abcdef", 3) == "abc"
 
 
 def test_identical_names_merge(tmp_path: Path) -> None:
-    spellings = iter(["Heart disease", "heart-disease.", " HEART   DISEASE "])
-    lock = threading.Lock()
-
     def namer(members: list[str]) -> str:
-        with lock:
-            return next(spellings)
+        return {"cat": "Heart disease", "dog": " heart-DISEASE. ", "bird": "Birds"}[
+            animal_of(members[0])
+        ]
 
     def classify(text: str, names: list[str]) -> str:
-        return {"cat": "1", "dog": "heart disease", "bird": "Heart Disease."}[animal_of(text)]
+        return {"cat": "HEART DISEASE", "dog": "heart disease.", "bird": "birds"}[animal_of(text)]
 
     lab = make(ScriptedLLM(name=namer, classify=classify), tmp_path, cache=False,
                check_names=False)  # fmt: skip
     res = lab.label_detailed(INSTRUCTION, corpus())
     assert len(res.cluster_names) == 3
-    assert len(res.label_names) == 1
-    assert set(res.labels) == {res.label_names[0]}
+    assert res.label_names == ["Birds", "Heart disease"]  # first spelling wins
+    assert res.labels == ["Birds" if "bird" in t else "Heart disease" for t in corpus()]
     assert res.n_dropped == 0
 
 
@@ -398,13 +406,13 @@ def test_retries_then_succeeds(tmp_path: Path) -> None:
 
 def test_retry_backoff_and_final_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     sleeps: list[float] = []
-    monkeypatch.setattr(labeler_mod.time, "sleep", sleeps.append)
+    monkeypatch.setattr(calls_mod, "backoff", lambda stop, delay: sleeps.append(delay))
 
     def broken(prompt: str) -> str:
         raise TimeoutError("provider down")
 
     lab = make(broken, tmp_path, cache=False, max_workers=1, max_retries=2, retry_delay=0.01)
-    with pytest.raises(LLMError, match=r"'summary' stage after 3 attempt.*provider down"):
+    with pytest.raises(LLMError, match=r"'summary' stage \(summaries\) after 3 .*provider down"):
         lab.label(INSTRUCTION, ["a cat"])
     assert sleeps == [0.01, 0.02]
 
@@ -447,14 +455,29 @@ def test_bad_input(tmp_path: Path, instruction: object, texts: object, match: st
 def test_bad_options() -> None:
     with pytest.raises(GSTError, match="n_clusters"):
         LLMLabeler(lambda p: "x", n_clusters=0)
+    with pytest.raises(GSTError, match="n_clusters"):
+        LLMLabeler(lambda p: "x", n_clusters=True)
     with pytest.raises(GSTError, match="max_retries"):
         LLMLabeler(lambda p: "x", max_retries=-1)
+    with pytest.raises(GSTError, match="retry_delay.*and.*sample_size|sample_size.*retry_delay"):
+        LLMLabeler(lambda p: "x", retry_delay=-1.0, sample_size="many")
+    with pytest.raises(GSTError, match="unknown LLMLabeler option 'n_cluster'.*'n_clusters'"):
+        LLMLabeler(lambda p: "x", n_cluster=5)
     with pytest.raises(TypeError, match="not an LLM"):
         LLMLabeler(object())
+
+
+def test_options_model_is_shared_and_overridable() -> None:
+    from gst_integrations.labels import LabelerOptions
+
+    base = LabelerOptions(n_clusters=7, timeout=30)
+    lab = LLMLabeler(lambda p: "x", options=base, seed=3)
+    assert (lab.options.n_clusters, lab.options.seed, lab.timeout) == (7, 3, 30.0)
+    assert base.seed == 0  # the shared model is not changed
 
 
 def test_tuple_input_and_progress_bars(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     res = make(ScriptedLLM(), tmp_path, show_progress=True).label(INSTRUCTION, tuple(corpus(2)))
     assert len(res) == 6
     err = capsys.readouterr().err
-    assert "summarise" in err and "classify" in err
+    assert "label: summaries" in err and "label: classification" in err

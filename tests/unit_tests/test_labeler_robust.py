@@ -208,7 +208,7 @@ def test_raising_llm_names_the_stage_after_retries(tmp_path: Path) -> None:
         return ScriptedLLM()(prompt)
 
     lab = make(classify_fails, tmp_path, cache=False, max_workers=1, max_retries=2)
-    with pytest.raises(LLMError, match=r"'classify' stage after 3 attempt.*server gone"):
+    with pytest.raises(LLMError, match=r"'classify' stage \(classification\) after 3 .*gone"):
         lab.label(INSTRUCTION, corpus(2))
     assert calls["n"] >= 3
 
@@ -270,7 +270,7 @@ def test_likelihood_in_discovery_mode_and_retries(tmp_path: Path) -> None:
     assert sorted(res.label_names) == ["Birds", "Cats", "Dogs"]
     assert res.n_labelled == len(corpus()) and scorer.calls > len(corpus())
     broken = make(llm, tmp_path, cache=False, scorer=TableScorer({}, fail=99), max_retries=1)
-    with pytest.raises(LLMError, match=r"'classify' stage after 2 attempt.*out of memory"):
+    with pytest.raises(LLMError, match=r"'classify' stage \(classification\) after 2 .*memory"):
         broken.label(INSTRUCTION, corpus(), categories=["a", "b"])
 
 

@@ -21,6 +21,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from gst_integrations.core.feedback import progress
+
 Calibration = Literal["none", "content_free", "batch"]
 CALIBRATIONS: tuple[str, ...] = ("none", "content_free", "batch")
 
@@ -136,6 +138,20 @@ def cut_text(text: str, max_chars: int) -> str:
     return text[:max_chars] if max_chars > 0 else text
 
 
+def score_text(
+    scorer: TokenScorer,
+    instruction: str,
+    text: str,
+    continuations: Sequence[str],
+    max_chars: int = 600,
+    template: str = LIKELIHOOD_PROMPT,
+) -> np.ndarray:
+    """Mean token log-prob of each continuation as the answer for one text (one LLM call)."""
+    prompt = template.format(text=cut_text(text, max_chars), instruction=instruction)
+    lps = scorer.continuation_logprobs(prompt, continuations)
+    return np.array([sum(t) / len(t) for t in lps])
+
+
 def category_scores(
     scorer: TokenScorer,
     instruction: str,
@@ -144,22 +160,18 @@ def category_scores(
     *,
     max_chars: int = 600,
     template: str = LIKELIHOOD_PROMPT,
-    show_progress: bool = False,
+    show_progress: bool | None = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(n, k) mean token log-prob of each category as the answer for each text, and the (k,)
     scores for a content-free text. Texts are cut to ``max_chars`` (600 scored as well as
     1500 on drug reviews, and faster)."""
-    from tqdm.auto import tqdm
-
     continuations = [" " + c for c in categories]
 
     def score(text: str) -> np.ndarray:
-        prompt = template.format(text=cut_text(text, max_chars), instruction=instruction)
-        lps = scorer.continuation_logprobs(prompt, continuations)
-        return np.array([sum(t) / len(t) for t in lps])
+        return score_text(scorer, instruction, text, continuations, max_chars, template)
 
     base = score(CONTENT_FREE_TEXT)
-    rows = [score(t) for t in tqdm(texts, desc="score", unit="text", disable=not show_progress)]
+    rows = [score(t) for t in progress(texts, desc="score", unit="text", show=show_progress)]
     scores = np.stack(rows) if rows else np.zeros((0, len(categories)))
     return scores, base
 

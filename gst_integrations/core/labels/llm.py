@@ -1,18 +1,37 @@
 """Any LLM as a plain ``prompt -> answer`` function.
 
-The labeler only needs to send a prompt and read back text. Adapters are duck-typed so that
-core imports neither LangChain nor LlamaIndex: a LangChain chat model or LLM (``.invoke``), a
-LlamaIndex LLM (``.complete(prompt).text``) or a plain ``str -> str`` callable all work.
+The labeller only needs to send a prompt and read back text. The adapter is chosen by type: a
+LangChain runnable (chat model, LLM or chain: ``.invoke``), a LlamaIndex LLM
+(``.complete(prompt).text``), or a plain ``str -> str`` callable. Framework classes are
+looked up in ``sys.modules`` (an instance implies its module is loaded), so core imports
+neither LangChain nor LlamaIndex.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from typing import Any
+
+from gst_integrations.core.errors import GSTError
+
+#: (module, class, method): framework LLM types and the method that answers a prompt.
+FRAMEWORK_LLMS: tuple[tuple[str, str, str], ...] = (
+    ("langchain_core.runnables.base", "Runnable", "invoke"),
+    ("llama_index.core.base.llms.base", "BaseLLM", "complete"),
+)
 
 
 class LLMError(RuntimeError):
     """An LLM call failed (after retries) or returned something that is not text."""
+
+
+class LLMTimeoutError(LLMError):
+    """An LLM call gave no answer within the labeller's per-call ``timeout``."""
+
+
+class NotAnLLMError(GSTError, TypeError):
+    """An object that is none of the LLM types the labeller can call."""
 
 
 class LLMFunction:
@@ -64,6 +83,12 @@ def _content_to_text(content: Any) -> str:
     return str(content)
 
 
+def _instance_of(obj: Any, module: str, cls: str) -> bool:
+    """isinstance against a framework class, without importing the framework."""
+    kind = getattr(sys.modules.get(module), cls, None)
+    return isinstance(kind, type) and isinstance(obj, kind)
+
+
 def llm_name(llm: Any) -> str:
     """A stable name for an LLM object: its model name when it has one, else its type."""
     if isinstance(llm, LLMFunction):
@@ -76,29 +101,24 @@ def llm_name(llm: Any) -> str:
     value = getattr(meta, "model_name", None)
     if isinstance(value, str) and value and value != "unknown":
         return value
-    if callable(llm) and not hasattr(llm, "invoke") and hasattr(llm, "__qualname__"):
+    framework = any(_instance_of(llm, m, c) for m, c, _ in FRAMEWORK_LLMS)
+    if callable(llm) and not framework and hasattr(llm, "__qualname__"):
         return f"{getattr(llm, '__module__', '')}.{llm.__qualname__}"
     return type(llm).__name__
 
 
 def as_llm(llm: Any, name: str | None = None) -> LLMFunction:
-    """Adapt a LangChain model, a LlamaIndex LLM or a ``str -> str`` callable.
-
-    Order matters: LangChain runnables are callable-looking objects with ``.invoke``, so
-    ``.invoke`` is tried first, then ``.complete``, then plain callables.
-    """
+    """Adapt a LangChain runnable, a LlamaIndex LLM or a ``str -> str`` callable, by type."""
     if isinstance(llm, LLMFunction):
         return llm if name is None else LLMFunction(llm._fn, name, llm.source)
     label = name or llm_name(llm)
-    invoke = getattr(llm, "invoke", None)
-    if callable(invoke):
-        return LLMFunction(invoke, label, llm)
-    complete = getattr(llm, "complete", None)
-    if callable(complete):
-        return LLMFunction(complete, label, llm)
+    for module, cls, method in FRAMEWORK_LLMS:
+        if _instance_of(llm, module, cls):
+            return LLMFunction(getattr(llm, method), label, llm)
     if callable(llm):
         return LLMFunction(llm, label, llm)
-    raise TypeError(
-        f"{type(llm).__name__} is not an LLM: pass a LangChain chat model or LLM (.invoke), "
-        "a LlamaIndex LLM (.complete) or a callable prompt -> answer"
+    raise NotAnLLMError(
+        f"{type(llm).__name__} is not an LLM: pass a LangChain chat model, LLM or runnable, "
+        "a LlamaIndex LLM, or a callable prompt -> answer (for another client, wrap it: "
+        "lambda prompt: client.ask(prompt))"
     )
