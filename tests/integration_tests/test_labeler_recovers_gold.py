@@ -18,6 +18,7 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 
 from gst_integrations.core.encoders.default import default_encoder
+from gst_integrations.core.errors import LabelQualityWarning
 from gst_integrations.core.labels.checks import normalize_name
 from gst_integrations.labels import LLMLabeler
 
@@ -171,3 +172,32 @@ def test_labeler_recovers_gold_topics(tmp_path: Path) -> None:
 
     again = labeler.label_detailed("What is the topic of this text?", texts)
     assert again.n_llm_calls == 0 and again.labels == res.labels
+
+
+class OneNameLLM(StandInLLM):
+    """The stand-in, except that it names every cluster the same ("HACKED", "Unknown")."""
+
+    def __init__(self, gold_of: dict[str, str], name: str) -> None:
+        super().__init__(gold_of)
+        self.one_name = name
+
+    def _name(self, prompt: str) -> str:
+        return self.one_name
+
+
+@pytest.mark.parametrize("junk", ["HACKED", "Unknown"])
+def test_one_name_for_every_cluster_gives_keyword_classes(tmp_path: Path, junk: str) -> None:
+    """With the real encoder every name has a positive cosine with every cluster, so a name
+    given to all clusters used to pass the grounding check and make one class of everything."""
+    texts, gold = make_corpus(120)
+    labeler = LLMLabeler(
+        OneNameLLM(dict(zip(texts, gold, strict=True)), junk),
+        encoder=default_encoder(),
+        n_clusters=5,
+        cache_dir=tmp_path,
+        show_progress=False,
+    )
+    with pytest.warns(LabelQualityWarning, match="replaced by keywords"):
+        res = labeler.label_detailed("What is the topic of this text?", texts)
+    assert junk.lower() not in {normalize_name(n) for n in res.label_names}
+    assert len(res.label_names) == 5 and res.rejections["name:duplicate"] == 5
