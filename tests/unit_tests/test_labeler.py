@@ -26,10 +26,12 @@ from gst_integrations.core.labels import calls as calls_mod
 from gst_integrations.core.labels.checks import normalize_name
 from gst_integrations.core.labels.llm import LLMError, NotAnLLMError, as_llm
 from gst_integrations.core.labels.prompts import (
+    MAX_ANSWER_CHARS,
     PROMPT_VERSION,
     clean_answer,
     fence,
     parse_choice,
+    reduce_answer,
 )
 from gst_integrations.core.paths import default_cache_dir
 from gst_integrations.labels import LabelingResult, LLMLabeler
@@ -274,6 +276,24 @@ def test_parse_choice_strict() -> None:
         "²",
     ):
         assert parse_choice(bad, names) is None, bad
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "2", "  'Depression'. \n\n", "\n\nDepression", "Depression\nbecause...",
+        "Heart disease " + "x" * 5000, "5 stars" + " " * 100_000, "", "  \n ",
+        "- Name: 'Weight loss'\n" + "more " * 30_000, "word " * 400,
+    ],
+)  # fmt: skip
+def test_reduced_answers_parse_as_the_full_ones(answer: str) -> None:
+    """The cache keeps reduce_answer(answer): at most about 1 KB, and read the same way."""
+    names = ["Heart disease", "Depression", "5 stars"]
+    short = reduce_answer(answer)
+    assert len(short) <= MAX_ANSWER_CHARS + 2 and reduce_answer(short) == short
+    assert parse_choice(short, names) == parse_choice(answer, names)
+    for words in (5, 10):
+        assert clean_answer(short, words) == clean_answer(answer, words)
 
 
 def test_clean_answer() -> None:

@@ -295,6 +295,27 @@ def test_scorer_adapters_dispatch_by_type() -> None:
     assert LLMLabeler(lambda p: "x", encoder=hash_encoder).method == "generation"
 
 
+class LocalChat:
+    """Stands for a framework chat model that runs a local model in this process."""
+
+    def __init__(self, scorer: TokenScorer) -> None:
+        self.inner = scorer
+
+    def __call__(self, prompt: str) -> str:
+        return "cat"
+
+
+def test_a_local_model_gets_one_worker_even_when_generating() -> None:
+    """Concurrent calls into one in-process model only contend (and then run past the
+    per-call timeout); an API gets several."""
+    register_scorer_adapter(__name__, "LocalChat", lambda w: w.inner)
+    local = LocalChat(TableScorer({}))
+    assert LLMLabeler(local).max_workers == 1
+    assert LLMLabeler(local, scorer=None).max_workers == 1  # generation, still one
+    assert LLMLabeler(lambda p: "x").max_workers == 8
+    assert LLMLabeler(lambda p: "x", max_workers=3).max_workers == 3
+
+
 def test_bad_categories_and_options(tmp_path: Path) -> None:
     lab = make(ScriptedLLM(), tmp_path, cache=False)
     with pytest.raises(GSTError, match="no usable name"):

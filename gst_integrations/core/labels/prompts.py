@@ -102,7 +102,7 @@ def reduce_answer(answer: str) -> str:
         return ""
     line = lines[at].strip()
     more = any(ln.strip() for ln in lines[at + 1 :]) or len(line) > MAX_ANSWER_CHARS
-    return line[:MAX_ANSWER_CHARS] + (MORE if more else "")
+    return line[:MAX_ANSWER_CHARS].rstrip() + (MORE if more else "")
 
 
 def first_line(answer: str) -> str:
