@@ -494,6 +494,9 @@ def test_options_model_is_shared_and_overridable() -> None:
     lab = LLMLabeler(lambda p: "x", options=base, seed=3)
     assert (lab.options.n_clusters, lab.options.seed, lab.timeout) == (7, 3, 30.0)
     assert base.seed == 0  # the shared model is not changed
+    assert LLMLabeler(lambda p: "x", seed=np.int64(2), n_clusters=np.int32(4)).options.seed == 2
+    with pytest.raises(GSTError, match="seed: must be an integer, not float"):
+        LLMLabeler(lambda p: "x", seed=1.5)
 
 
 def test_tuple_input_and_progress_bars(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

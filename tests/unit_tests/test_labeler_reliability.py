@@ -58,8 +58,9 @@ def name_in_text(text: str, names: list[str]) -> str:
 def test_one_name_for_every_cluster_is_rejected(tmp_path: Path, junk: str) -> None:
     llm = ScriptedLLM(name=lambda members: junk, classify=name_in_text)
     lab = make(llm, tmp_path, cache=False, encoder=offset_encoder)
-    with pytest.warns(LabelQualityWarning, match="replaced by keywords"):
+    with pytest.warns(LabelQualityWarning, match="replaced by keywords") as caught:
         res = lab.label_detailed(INSTRUCTION, corpus())
+    assert [w.filename for w in caught] == [__file__]  # one warning, at the user's line
     assert sorted(res.label_names) == ["bird", "cat", "dog"]  # c-TF-IDF keywords take over
     assert res.rejections["name:duplicate"] == 3 and res.n_name_fallbacks == 3
     assert res.labels == [animal_of(t) for t in corpus()]

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import difflib
 import math
+import numbers
 from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictBool,
-    StrictInt,
     ValidationError,
     field_validator,
 )
@@ -28,8 +29,17 @@ from gst_integrations.core.labels.likelihood import Calibration, TokenScorer
 #: model or a queueing server, and still reports a hung LLM within two minutes.
 DEFAULT_TIMEOUT = 120.0
 
-Positive = Annotated[StrictInt, Field(ge=1)]
-NonNegative = Annotated[StrictInt, Field(ge=0)]
+
+def _whole(value: Any) -> Any:
+    """Integers of any kind (numpy's too) as int; bools, floats and strings are refused."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return int(value)
+    raise ValueError(f"must be an integer, not {type(value).__name__}")
+
+
+Whole = Annotated[int, BeforeValidator(_whole)]
+Positive = Annotated[Whole, Field(ge=1)]
+NonNegative = Annotated[Whole, Field(ge=0)]
 
 
 class LabelerOptions(BaseModel):
@@ -53,7 +63,7 @@ class LabelerOptions(BaseModel):
 
     n_clusters: Positive = 50
     sample_size: Positive = 3000
-    seed: StrictInt = 0
+    seed: Whole = 0
     cache: StrictBool = True
     cache_dir: Path | None = None
     max_workers: Positive | None = None
@@ -114,8 +124,9 @@ def make_options(base: LabelerOptions | None = None, **overrides: Any) -> Labele
     try:
         return LabelerOptions(**values)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])} {err['msg'].lower()} (got {err['input']!r})"
-            for err in exc.errors()
-        )
-        raise GSTError(f"bad LLMLabeler option: {problems}") from None
+        problems: dict[str, str] = {}
+        for err in exc.errors():
+            name = str(err["loc"][0]) if err["loc"] else "options"
+            msg = str(err["msg"]).removeprefix("Value error, ")
+            problems.setdefault(name, f"{name}: {msg} (got {err['input']!r})")
+        raise GSTError(f"bad LLMLabeler option: {'; '.join(problems.values())}") from None
