@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from gst_integrations.core.hits import SearchHit
 from gst_integrations.core.views.filters import MetadataColumns, where_document_mask, where_mask
 from gst_integrations.core.views.source import REV_KEY
 
@@ -91,8 +92,38 @@ class StoreCatalogue:
             for i, d, m in zip(page.ids, page.documents, page.metadatas, strict=True)
         }
 
+    def hits(
+        self, ids: list[str], scores: list[float], label: str | None, vectors: Any = None
+    ) -> list[SearchHit]:
+        """Hits for ranked ids, documents read now; ids deleted since are left out."""
+        found = self.rows(ids)
+        keep = [j for j, i in enumerate(ids) if i in found]
+        return make_hits(
+            [ids[j] for j in keep],
+            [found[ids[j]][0] for j in keep],
+            [found[ids[j]][1] for j in keep],
+            [scores[j] for j in keep],
+            label,
+            None if vectors is None else vectors[keep],
+        )
+
     def ids_where(self, where: Any, where_document: Any) -> set[str] | None:
         """Ids passing the filters, evaluated by the store (None: no filter)."""
         if not (where or where_document):
             return None
         return self.source.ids_where(where or None, where_document or None)
+
+
+def make_hits(
+    ids: list[str],
+    docs: list[str | None],
+    metas: list[dict[str, Any]],
+    scores: list[float],
+    label: str | None,
+    vectors: np.ndarray | None = None,
+) -> list[SearchHit]:
+    """``SearchHit``s from aligned columns (``vectors``: each hit's view vector, or None)."""
+    return [
+        SearchHit(i, d, m, s, label, None if vectors is None else vectors[j])
+        for j, (i, d, m, s) in enumerate(zip(ids, docs, metas, scores, strict=True))
+    ]

@@ -32,7 +32,7 @@ from gst_integrations.core.heads.head import Head
 from gst_integrations.core.heads.registry import HeadRegistry
 from gst_integrations.core.hits import SearchHit
 from gst_integrations.core.validation import check_k
-from gst_integrations.core.views.catalogue import StoreCatalogue
+from gst_integrations.core.views.catalogue import StoreCatalogue, make_hits
 from gst_integrations.core.views.matrices import ViewMatrix, exact_topk, make_view
 from gst_integrations.core.views.options import EngineOptions
 from gst_integrations.core.views.queries import QueryEncoding
@@ -253,8 +253,8 @@ class ViewEngine:
             if table.catalogue is not None:
                 docs = [table.catalogue.docs[r] for r in rows]
                 metas = [dict(table.catalogue.metas[r]) for r in rows]
-                return _hits(ids, docs, metas, top_scores.cpu().tolist(), blend.label, vectors)
-        return self._hits_from_store(ids, top_scores.cpu().tolist(), blend.label, vectors)
+                return make_hits(ids, docs, metas, top_scores.cpu().tolist(), blend.label, vectors)
+        return self.stored.hits(ids, top_scores.cpu().tolist(), blend.label, vectors)
 
     def _mask(
         self, table: RowTable, where: Any, where_document: Any, store_ids: set[str] | None
@@ -281,21 +281,6 @@ class ViewEngine:
             for name, (_, w) in blend.parts.items()
         ]
         return torch.cat(parts, dim=1).cpu().numpy()
-
-    def _hits_from_store(
-        self, ids: list[str], scores: list[float], label: str | None, vectors: Any = None
-    ) -> list[SearchHit]:
-        """Hits whose documents and metadata are read from the store (catalogue="store")."""
-        found = self.stored.rows(ids)
-        keep = [j for j, i in enumerate(ids) if i in found]  # deleted since the refresh
-        return _hits(
-            [ids[j] for j in keep],
-            [found[ids[j]][0] for j in keep],
-            [found[ids[j]][1] for j in keep],
-            [scores[j] for j in keep],
-            label,
-            None if vectors is None else vectors[keep],
-        )
 
     # -- rows -----------------------------------------------------------------------------
     def view_matrix(self, view: str | None) -> tuple[list[str], np.ndarray]:
@@ -327,7 +312,7 @@ class ViewEngine:
                     [cat.docs[r] if r is not None else None for r in rows],
                     [dict(cat.metas[r]) if r is not None else {} for r in rows],
                 )
-        hits = {h.id: h for h in self._hits_from_store(list(ids), [0.0] * len(ids), None)}
+        hits = {h.id: h for h in self.stored.hits(list(ids), [0.0] * len(ids), None)}
         return (
             [hits[i].document if i in hits else None for i in ids],
             [hits[i].metadata if i in hits else {} for i in ids],
@@ -347,17 +332,3 @@ class ViewEngine:
             f"device={self.device}, keep_base={self.options.keep_base}, "
             f"catalogue={self.options.catalogue!r})"
         )
-
-
-def _hits(
-    ids: list[str],
-    docs: list[str | None],
-    metas: list[dict[str, Any]],
-    scores: list[float],
-    label: str | None,
-    vectors: np.ndarray | None,
-) -> list[SearchHit]:
-    return [
-        SearchHit(i, d, m, s, label, None if vectors is None else vectors[j])
-        for j, (i, d, m, s) in enumerate(zip(ids, docs, metas, scores, strict=True))
-    ]
