@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from gst_integrations.core.encoders.cache import CachedEncoder
+from gst_integrations.core.errors import StaleDataWarning
 from gst_integrations.core.heads.store import HeadStore
 from gst_integrations.core.heads.training import fit_head
 from gst_integrations.core.search.query_side import QuerySideSearcher
@@ -163,7 +164,7 @@ def test_a_server_that_goes_away_leaves_the_last_snapshot_serving(server, tmp_pa
     engine = ViewEngine(ChromaSource(col), {}, encoder=cached, device="cpu", max_staleness=0)
     before = [h.id for h in engine.search("my acne cleared up", None, k=3)]
     server.stop()
-    with pytest.warns(RuntimeWarning, match="serving the last snapshot"):
+    with pytest.warns(StaleDataWarning, match="serving the last snapshot"):
         assert [h.id for h in engine.search("my acne cleared up", None, k=3)] == before
     server.start()  # the same port and data: the next refresh recovers
     embed_into_chroma(col, ["my acne cleared up"], ["new"], None, cached)
