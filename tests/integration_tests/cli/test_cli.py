@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from gst_integrations.cli.main import _stratified_limit, main
+from gst_integrations.cli.main import main
+from gst_integrations.evaluation.jobs import stratified_limit
 
 pytestmark = pytest.mark.integration
 
@@ -74,7 +75,7 @@ def assert_clean_error(code: int, err: str, *needles: str) -> None:
 def work(tmp_path_factory: pytest.TempPathFactory, drug_reviews) -> dict[str, Path]:
     """CSV + JSONL files of the sample, a fitted head and an embedded Chroma collection."""
     root = tmp_path_factory.mktemp("cli")
-    corpus = drug_reviews.subset(_stratified_limit(drug_reviews.facets["condition"], N, 0))
+    corpus = drug_reviews.subset(stratified_limit(drug_reviews.facets["condition"], N, 0))
     csv_path = root / "reviews.csv"
     with csv_path.open("w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
