@@ -76,29 +76,101 @@ def parse_where(raw: str | None) -> dict[str, Any] | None:
     return where
 
 
+class HelpFormatter(argparse.HelpFormatter):
+    """Shows each option's default after its help, where it has one worth showing (not None,
+    not a flag's False); options without one say in their help what happens when omitted."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        default = action.default
+        if (
+            not action.option_strings
+            or action.required
+            or default is None
+            or default is False
+            or default is argparse.SUPPRESS
+            or "%(default)" in text
+        ):
+            return text
+        return text + " (default: %(default)s)"
+
+
+class Parser(argparse.ArgumentParser):
+    """``argparse.ArgumentParser`` with the ``gst`` help format, for every sub-command."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+
+class FamilyChoices:
+    """The registered head families, read from the registry only when argparse asks (help,
+    validation), so building the parser imports no torch."""
+
+    def _names(self) -> list[str]:
+        from gst_integrations.core.heads.families import HEAD_FAMILIES
+
+        return sorted(HEAD_FAMILIES)
+
+    def __contains__(self, value: object) -> bool:
+        return value in self._names()
+
+    def __iter__(self) -> Any:
+        return iter(self._names())
+
+    def __len__(self) -> int:
+        return len(self._names())
+
+
 def add_store_args(p: argparse.ArgumentParser, required: bool = True) -> None:
     """The options naming a Chroma collection (embedded directory or server)."""
     p.add_argument("--chroma-path", default="./chroma", help="embedded Chroma directory")
-    p.add_argument("--collection", required=required, help="Chroma collection name")
-    p.add_argument("--host", help="Chroma server host (`chroma run`); overrides --chroma-path")
-    p.add_argument("--port", type=int, default=8000, help="Chroma server port (default 8000)")
+    p.add_argument(
+        "--collection",
+        required=required,
+        help="Chroma collection name" + ("" if required else " (default: none)"),
+    )
+    p.add_argument(
+        "--host",
+        help="Chroma server host (`chroma run`); overrides --chroma-path (default: none, "
+        "the embedded directory)",
+    )
+    p.add_argument("--port", type=int, default=8000, help="Chroma server port")
 
 
-def open_engine(args: argparse.Namespace, show_progress: bool = True) -> Any:
+def require_chroma_db(args: argparse.Namespace) -> None:
+    """CLIError when ``--chroma-path`` names no embedded Chroma database (and no --host)."""
+    if args.host is not None:
+        return
+    path = Path(args.chroma_path)
+    if not path.exists():
+        raise CLIError(f"Chroma directory not found: {args.chroma_path}")
+    if not (path / "chroma.sqlite3").is_file():
+        raise CLIError(
+            f"no Chroma database in {args.chroma_path} (no chroma.sqlite3 there): "
+            "create one with `gst embed`"
+        )
+
+
+def open_engine(args: argparse.Namespace, show_progress: bool | None = None) -> Any:
     """A ViewEngine over the Chroma collection and head directory named in ``args``."""
+    from gst_integrations.core.feedback import progress_enabled
     from gst_integrations.core.heads.store import HeadStore
     from gst_integrations.core.views.engine import ViewEngine
     from gst_integrations.stores.chroma import ChromaSource, open_chroma_collection
 
-    if args.host is None and not Path(args.chroma_path).exists():
-        raise CLIError(f"Chroma directory not found: {args.chroma_path}")
+    require_chroma_db(args)
     heads_dir = Path(args.heads)
     if not heads_dir.is_dir():
         raise CLIError(f"head directory not found: {heads_dir}")
     collection = open_chroma_collection(
         args.collection, path=args.chroma_path, host=args.host, port=args.port
     )
-    return ViewEngine(ChromaSource(collection), HeadStore(heads_dir), show_progress=show_progress)
+    return ViewEngine(
+        ChromaSource(collection),
+        HeadStore(heads_dir),
+        show_progress=progress_enabled(show_progress),
+    )
 
 
 def view_arg(view: str | None) -> str | None:
@@ -106,16 +178,31 @@ def view_arg(view: str | None) -> str | None:
     return None if view in (None, "", "generic", "base") else view
 
 
+def checked_view(view: str | None, engine: Any) -> str | None:
+    """The ``--view`` value, or UnknownViewError suggesting the closest registered views."""
+    from gst_integrations.core.errors import UnknownViewError
+
+    name = view_arg(view)
+    known = engine.heads.names()
+    if name is not None and name not in known:
+        raise UnknownViewError.for_name(name, known)
+    return name
+
+
 def llm_from_option(spec: str, threads: int) -> Any:
     """The LLM a ``--llm`` option names: the local SmolLM2 through LangChain (``smollm2``) or
     LlamaIndex (``smollm2-llamaindex``), or MODULE:ATTR (an LLM, or a factory called once)."""
+    from gst_integrations.core.feedback import quiet_weight_loading
+
     if spec == "smollm2":
         from gst_integrations.langchain.local_llm import local_chat_model
 
-        return local_chat_model(num_threads=threads)
+        with quiet_weight_loading():
+            return local_chat_model(num_threads=threads)
     if spec == "smollm2-llamaindex":
         from gst_integrations.llama_index.local_llm import local_llm
 
-        return local_llm(num_threads=threads)
+        with quiet_weight_loading():
+            return local_llm(num_threads=threads)
     factory = load_object(spec)
     return factory() if callable(factory) and not hasattr(factory, "invoke") else factory

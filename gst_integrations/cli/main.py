@@ -15,7 +15,9 @@ import os
 import sys
 from collections.abc import Sequence
 
+from gst_integrations import __version__
 from gst_integrations.cli.commands import COMMANDS
+from gst_integrations.cli.common import Parser
 from gst_integrations.cli.data_files import CLIError
 
 EPILOG = "Run `gst COMMAND --help` for the options of one command."
@@ -23,12 +25,13 @@ EPILOG = "Run `gst COMMAND --help` for the options of one command."
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``gst`` argument parser with one sub-parser per command."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="gst",
         description="Instruction views (GSTransform) over vectors already in a vector store.",
         epilog=EPILOG,
     )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     sub.required = True
     for command in COMMANDS:
         command.add_parser(sub)

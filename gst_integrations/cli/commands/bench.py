@@ -16,10 +16,14 @@ NAME = "bench"
 def add_parser(sub: Any) -> argparse.ArgumentParser:
     p = sub.add_parser(NAME, help="run the view benchmarks", description=run.__doc__)
     p.add_argument("--small", action="store_true", help="tiny sizes: a smoke run")
-    p.add_argument("--sizes", help="comma-separated view sizes N (default 100000,1000000)")
+    p.add_argument("--sizes", help="comma-separated view sizes N (default: 100000,1000000)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    p.add_argument("--encode-texts", type=int, help="reviews timed for the re-encoding rate")
-    p.add_argument("--out", help="directory for bench-views.md and .json")
+    p.add_argument(
+        "--encode-texts",
+        type=int,
+        help="reviews timed for the re-encoding rate (default: 500, or 64 with --small)",
+    )
+    p.add_argument("--out", help="directory for bench-views.md and .json (default: print only)")
     p.set_defaults(func=run)
     return p
 

@@ -16,8 +16,8 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         NAME, help="embed a file's texts once into a Chroma collection", description=run.__doc__
     )
     add_store_args(p)
-    p.add_argument("--data", required=True)
-    p.add_argument("--text-col", default="text")
+    p.add_argument("--data", required=True, help="texts as .csv, .tsv or .jsonl")
+    p.add_argument("--text-col", default="text", help="column of the texts")
     p.add_argument("--id-col", help="column of ids (default: row numbers)")
     p.set_defaults(func=run)
     return p

@@ -17,23 +17,38 @@ NAME = "eval"
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
     p = sub.add_parser(NAME, help="run the evaluation protocol", description=run.__doc__)
-    p.add_argument("--dataset", help="drug-reviews, bbc-news or gcide-two-facet")
+    p.add_argument(
+        "--dataset",
+        help="drug-reviews, bbc-news or gcide-two-facet (default: none; or give --data)",
+    )
     p.add_argument("--facets", help="facets A,B of a dataset (default: its first two)")
-    p.add_argument("--data", help="your labelled .csv/.jsonl")
-    p.add_argument("--text-col", default="text")
-    p.add_argument("--label-col", help="facet A column (--data)")
-    p.add_argument("--facet-b-col", help="facet B column (--data)")
-    p.add_argument("--instruction", help="instruction of facet A (--data)")
-    p.add_argument("--limit", type=int, help="stratified subsample of at most N texts")
-    p.add_argument("--guide-fraction", type=float, default=0.3)
+    p.add_argument("--data", help="your labelled .csv/.jsonl (default: none; or --dataset)")
+    p.add_argument("--text-col", default="text", help="column of the texts (--data)")
+    p.add_argument("--label-col", help="facet A column (--data; default: none)")
+    p.add_argument("--facet-b-col", help="facet B column (--data; default: none)")
+    p.add_argument(
+        "--instruction",
+        help="instruction of facet A (--data; default: 'What is the <facet> of this text?')",
+    )
+    p.add_argument(
+        "--limit", type=int, help="stratified subsample of at most N texts (default: all)"
+    )
+    p.add_argument(
+        "--guide-fraction",
+        type=float,
+        default=0.3,
+        help="share of the texts whose labels fit the views; the rest is held out",
+    )
     p.add_argument(
         "--fast",
         action="store_true",
         help="skip the prefixed re-encoding baseline and the paper head",
     )
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the guide/held-out split")
     p.add_argument(
-        "--seeds", help="comma-separated split seeds: mean scores over several splits (0,1,2)"
+        "--seeds",
+        help="comma-separated split seeds, e.g. 0,1,2: mean scores over several splits "
+        "(default: --seed only)",
     )
     p.add_argument(
         "--blends",
@@ -41,10 +56,17 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         "generic=.2' (default: equal weights with and without generic, and 0.6/0.4/0.2)",
     )
     p.add_argument(
-        "--budget", help="label-budget curve over these guide fractions, e.g. 0.1,0.3,0.5,0.7"
+        "--budget",
+        help="label-budget curve over these guide fractions, e.g. 0.1,0.3,0.5,0.7 "
+        "(default: no curve)",
     )
-    p.add_argument("--threads", type=int, help="cap BLAS/OpenMP/torch threads (shared CPUs)")
-    p.add_argument("--out", help="directory for eval-<dataset>.md, .json (and -budget.png)")
+    p.add_argument(
+        "--threads", type=int, help="cap BLAS/OpenMP/torch threads (shared CPUs; default: no cap)"
+    )
+    p.add_argument(
+        "--out",
+        help="directory for eval-<dataset>.md, .json (and -budget.png) (default: print only)",
+    )
     p.set_defaults(func=run)
     return p
 

@@ -26,9 +26,9 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         "--modes", default="categories", help="categories and/or discovery, comma-separated"
     )
     p.add_argument("--n", type=int, default=150, help="texts the LLM labels per facet")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the sample the LLM labels")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads for a local LLM")
-    p.add_argument("--out", help="directory for the report (.md and .json)")
+    p.add_argument("--out", help="directory for the report, .md and .json (default: print only)")
     p.add_argument("--name", default="eval-llm-labels", help="report file name, no suffix")
     p.set_defaults(func=run)
     return p

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 from typing import Any
 
-from gst_integrations.cli.common import add_store_args, encode, llm_from_option
+from gst_integrations.cli.common import (
+    FamilyChoices,
+    add_store_args,
+    encode,
+    llm_from_option,
+    require_chroma_db,
+)
 from gst_integrations.cli.data_files import CLIError, read_texts
 
 NAME = "fit"
@@ -25,20 +30,37 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--instruction", required=True, help="what the view should capture")
     p.add_argument("--name", required=True, help="view name (letters, digits, _ . -)")
     p.add_argument("--heads", required=True, help="head directory (created if missing)")
-    p.add_argument("--data", help="texts as .csv, .tsv or .jsonl (or use --collection)")
+    p.add_argument(
+        "--data", help="texts as .csv, .tsv or .jsonl (default: none; or use --collection)"
+    )
     add_store_args(p, required=False)
-    p.add_argument("--label-key", help="with --collection: the metadata key holding labels")
-    p.add_argument("--text-col", default="text")
-    p.add_argument("--label-col", help="column of instruction-focused labels")
+    p.add_argument(
+        "--label-key",
+        help="with --collection: the metadata key holding labels (default: none; or --llm)",
+    )
+    p.add_argument("--text-col", default="text", help="column of the texts (--data)")
+    p.add_argument(
+        "--label-col",
+        help="column of instruction-focused labels (--data; default: none, or use --llm)",
+    )
     p.add_argument(
         "--llm",
         metavar="MODULE:ATTR",
-        help="LLM factory for LLM labels, or smollm2 / smollm2-llamaindex (the local model)",
+        help="LLM factory for LLM labels, or smollm2 / smollm2-llamaindex (the local model); "
+        "default: none, the labels come from --label-col or --label-key",
     )
-    p.add_argument("--sample", type=int, default=300, help="texts the LLM labels (default 300)")
-    p.add_argument("--clusters", type=int, help="summary clusters for LLM labels (default auto)")
-    p.add_argument("--family", help="head family (default: the package default)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--sample", type=int, default=300, help="texts the LLM labels")
+    p.add_argument(
+        "--clusters",
+        type=int,
+        help="summary clusters for LLM labels (default: one per 10 sampled texts, 2 to 50)",
+    )
+    p.add_argument(
+        "--family",
+        choices=FamilyChoices(),
+        help="head family (default: the package's default family)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of the labelling and the fit")
     p.set_defaults(func=run)
     return p
 
@@ -111,8 +133,7 @@ def _fit_from_collection(args: argparse.Namespace) -> int:
 
     if (args.label_key is None) == (args.llm is None):
         raise CLIError("with --collection, give either --label-key (metadata) or --llm")
-    if args.host is None and not Path(args.chroma_path).exists():
-        raise CLIError(f"Chroma directory not found: {args.chroma_path}")
+    require_chroma_db(args)
     source = ChromaSource(
         open_chroma_collection(
             args.collection, path=args.chroma_path, host=args.host, port=args.port

@@ -6,7 +6,13 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from gst_integrations.cli.common import add_store_args, encode, open_engine, require_eval_extra
+from gst_integrations.cli.common import (
+    add_store_args,
+    checked_view,
+    encode,
+    open_engine,
+    require_eval_extra,
+)
 from gst_integrations.cli.data_files import CLIError
 
 NAME = "map"
@@ -17,19 +23,27 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         NAME, help="PNG map of a view next to the generic map", description=run.__doc__
     )
     add_store_args(p, required=False)
-    p.add_argument("--heads")
-    p.add_argument("--view")
-    p.add_argument("--dataset", help="map a dataset instead, fitting the view on a 30%% sample")
-    p.add_argument("--facet", help="dataset facet the view is fitted on")
-    p.add_argument("--limit", type=int, help="stratified subsample of the dataset")
-    p.add_argument("--color-by", help="metadata field (or dataset facet) for the colours")
+    p.add_argument("--heads", help="head directory (with --collection; default: none)")
+    p.add_argument("--view", help="view to map (with --collection; default: none)")
+    p.add_argument(
+        "--dataset",
+        help="map a dataset instead, fitting the view on a 30%% sample (default: none)",
+    )
+    p.add_argument("--facet", help="dataset facet the view is fitted on (default: none)")
+    p.add_argument(
+        "--limit", type=int, help="stratified subsample of the dataset (default: all texts)"
+    )
+    p.add_argument(
+        "--color-by",
+        help="metadata field (or dataset facet) for the colours (default: the --facet)",
+    )
     p.add_argument(
         "--method",
         choices=["auto", "pca", "umap"],
         default="auto",
         help="2-D projection (auto: UMAP when installed, else PCA)",
     )
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the fit and the projection")
     p.add_argument("--out", required=True, help="PNG file to write")
     p.set_defaults(func=run)
     return p
@@ -91,7 +105,9 @@ def _collection_maps(args: argparse.Namespace) -> tuple[Any, Any, list[str], str
     if not args.color_by:
         raise CLIError("give --color-by FIELD (a metadata field of the collection)")
     engine = open_engine(args)
-    view = args.view
+    view = checked_view(args.view, engine)
+    if view is None:
+        raise CLIError("--view: name a view to map next to the generic map")
     engine.check_compatible(view)
     base_ids, X = engine.view_matrix(None)
     ids, Z = engine.view_matrix(view)

@@ -6,7 +6,13 @@ import argparse
 import json
 from typing import Any
 
-from gst_integrations.cli.common import add_store_args, open_engine, parse_where, table, view_arg
+from gst_integrations.cli.common import (
+    add_store_args,
+    checked_view,
+    open_engine,
+    parse_where,
+    table,
+)
 from gst_integrations.cli.data_files import CLIError
 
 NAME = "query"
@@ -15,12 +21,15 @@ NAME = "query"
 def add_parser(sub: Any) -> argparse.ArgumentParser:
     p = sub.add_parser(NAME, help="search a collection through a view", description=run.__doc__)
     add_store_args(p)
-    p.add_argument("--heads", required=True)
-    p.add_argument("--view", help="view name (omit, or 'generic', for the base vectors)")
-    p.add_argument("query")
-    p.add_argument("-k", type=int, default=5)
-    p.add_argument("--where", help='metadata filter as JSON, e.g. \'{"rating": "positive"}\'')
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--heads", required=True, help="head directory")
+    p.add_argument("--view", help="view name, or 'generic' for the base vectors (default: generic)")
+    p.add_argument("query", help="the query text")
+    p.add_argument("-k", type=int, default=5, help="number of results")
+    p.add_argument(
+        "--where",
+        help='metadata filter as JSON, e.g. \'{"rating": "positive"}\' (default: no filter)',
+    )
+    p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=run)
     return p
 
@@ -35,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     if args.k < 1:
         raise CLIError("-k must be at least 1")
     engine = open_engine(args)
-    view = view_arg(args.view)
+    view = checked_view(args.view, engine)
     hits = engine.search(args.query, view=view, k=args.k, where=parse_where(args.where))
     if args.json:
         print(json.dumps([h.__dict__ for h in hits], indent=2, default=str))

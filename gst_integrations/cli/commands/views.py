@@ -15,7 +15,7 @@ NAME = "views"
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
     p = sub.add_parser(NAME, help="list the views of a head directory", description=run.__doc__)
-    p.add_argument("--heads", required=True)
+    p.add_argument("--heads", required=True, help="head directory")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=run)
     return p
