@@ -11,6 +11,9 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# No progress bars in tests (the one switch, read by core.feedback.progress); a test that
+# checks a bar sets GST_PROGRESS itself.
+os.environ.setdefault("GST_PROGRESS", "0")
 # One vector cache per test session, shared by every test: the reviews are encoded once,
 # and nothing is written to the user's own cache.
 if "GST_CACHE_DIR" not in os.environ:

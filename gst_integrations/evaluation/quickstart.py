@@ -105,7 +105,6 @@ def run(workdir: Path, query: str, k: int, guide_fraction: float, seed: int) -> 
             [corpus.ids[i] for i in todo],
             [corpus.metadata[i] for i in todo],
             encoder=encoder,
-            show_progress=True,
         )
     print(
         f"1. {collection.count()} reviews in Chroma collection {COLLECTION!r} at "

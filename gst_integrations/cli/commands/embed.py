@@ -55,6 +55,6 @@ def run(args: argparse.Namespace) -> int:
         create=True,
         encoder_fingerprint=enc.fingerprint(),
     )
-    n = embed_into_chroma(collection, texts, ids, metas, encoder=enc, show_progress=True)
+    n = embed_into_chroma(collection, texts, ids, metas, encoder=enc)
     print(f"embedded {n} texts into collection {args.collection!r} ({collection.count()} in all)")
     return 0

@@ -119,7 +119,6 @@ def run(args: argparse.Namespace) -> int:
         blends=blends,
         budget=[float(x) for x in args.budget.split(",")] if args.budget else None,
         threads=args.threads,
-        show_progress=True,
         log=print,
     )
     print(result.to_markdown())

@@ -38,6 +38,7 @@ def run(args: argparse.Namespace) -> int:
     """Label drug reviews with an LLM and compare a head fitted on those labels with generic
     vectors and with a head fitted on gold labels (held-out), plus label agreement with gold."""
     require_eval_extra(NAME)
+    from gst_integrations.core.feedback import progress_enabled
     from gst_integrations.evaluation.datasets import load_drug_reviews
     from gst_integrations.evaluation.jobs import machine_note
     from gst_integrations.evaluation.llm_labels import run_label_eval
@@ -51,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
         modes=args.modes.split(","),
         n_label=args.n,
         seed=args.seed,
+        show_progress=progress_enabled(),
         log=print,
     )
     report.machine = machine_note(load_before, os.getloadavg())

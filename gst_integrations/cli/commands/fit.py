@@ -67,6 +67,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Fit a head for an instruction from labelled texts or LLM labels; save it by name."""
+    from gst_integrations.core.feedback import progress_enabled
     from gst_integrations.core.heads.card import feasibility_summary
     from gst_integrations.core.heads.store import HeadStore, check_view_name
     from gst_integrations.core.heads.training import fit_head
@@ -87,7 +88,13 @@ def run(args: argparse.Namespace) -> int:
 
         llm = llm_from_option(args.llm, threads=1)
         n_clusters = args.clusters or max(2, min(50, min(args.sample, len(texts)) // 10))
-        labeler = LLMLabeler(llm, n_clusters=n_clusters, sample_size=args.sample, seed=args.seed)
+        labeler = LLMLabeler(
+            llm,
+            n_clusters=n_clusters,
+            sample_size=args.sample,
+            seed=args.seed,
+            show_progress=progress_enabled(),
+        )
         result = labeler.label_detailed(args.instruction, texts)
         labels: list[str | None] = result.labels
         print(
@@ -113,7 +120,6 @@ def run(args: argparse.Namespace) -> int:
         [labels[i] for i in keep],
         encoder=enc.base_encoder,
         name=args.name,
-        show_progress=True,
         **options,
     )
     path = HeadStore(args.heads).save(args.name, head)
@@ -127,6 +133,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _fit_from_collection(args: argparse.Namespace) -> int:
     """``gst fit --collection``: a view from the vectors a Chroma collection already holds."""
+    from gst_integrations.core.feedback import progress_enabled
     from gst_integrations.core.heads.store import HeadStore
     from gst_integrations.core.views.fit import fit_view
     from gst_integrations.stores.chroma import ChromaSource, open_chroma_collection
@@ -145,7 +152,9 @@ def _fit_from_collection(args: argparse.Namespace) -> int:
 
         llm = llm_from_option(args.llm, threads=1)
         n_clusters = args.clusters or max(2, min(50, args.sample // 10))
-        labeler = LLMLabeler(llm, n_clusters=n_clusters, seed=args.seed)
+        labeler = LLMLabeler(
+            llm, n_clusters=n_clusters, seed=args.seed, show_progress=progress_enabled()
+        )
     options: dict[str, Any] = {"seed": args.seed}
     if args.family:
         options["family"] = args.family
