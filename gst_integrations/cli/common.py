@@ -184,7 +184,7 @@ def checked_view(view: str | None, engine: Any) -> str | None:
     from gst_integrations.core.errors import UnknownViewError
 
     name = view_arg(view)
-    known = engine.heads.names()
+    known = engine.views()
     if name is not None and name not in known:
         raise UnknownViewError.for_name(name, known)
     return name
