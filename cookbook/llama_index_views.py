@@ -180,7 +180,7 @@ def main(workdir: str | Path | None = None, cache: Any = None, top_k: int = 10) 
         "how satisfied was the patient with the drug, positive or negative?",
     ):
         nodes = router.retrieve(question)
-        routed[question] = nodes[0].node.metadata["gst_view"]
+        routed[question] = nodes[0].view
         print(f"\nrouted {question!r} -> view={routed[question]}")
 
     # 5. Answer with sources from the routed view (MockLLM here; plug in a real LLM).
@@ -189,7 +189,7 @@ def main(workdir: str | Path | None = None, cache: Any = None, top_k: int = 10) 
     print(f"\nanswer (MockLLM): {str(response)[:40]!r}")
     for n in response.source_nodes:
         m = n.node.metadata
-        print(f"  source view={m['gst_view']} condition={m['condition']} rating={m['rating']}")
+        print(f"  source view={n.view} condition={m['condition']} rating={m['rating']}")
 
     if tmp is not None:
         retriever = None  # release Chroma before the temp dir goes

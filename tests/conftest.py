@@ -11,15 +11,21 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-# No progress bars in tests (the one switch, read by core.feedback.progress); a test that
-# checks a bar sets GST_PROGRESS itself.
-os.environ.setdefault("GST_PROGRESS", "0")
+os.environ.setdefault("GST_PROGRESS", "0")  # no progress bars in tests
 # One vector cache per test session, shared by every test: the reviews are encoded once,
 # and nothing is written to the user's own cache.
 if "GST_CACHE_DIR" not in os.environ:
     _cache_dir = tempfile.mkdtemp(prefix="gst-test-cache-")
     os.environ["GST_CACHE_DIR"] = _cache_dir
     atexit.register(shutil.rmtree, _cache_dir, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_warn_once() -> None:
+    """Every test sees the package's once-per-process warnings afresh."""
+    from gst_integrations.core.feedback import reset_warnings
+
+    reset_warnings()
 
 
 @pytest.fixture(scope="session")

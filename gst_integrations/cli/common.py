@@ -155,7 +155,6 @@ def require_chroma_db(args: argparse.Namespace) -> None:
 
 def open_engine(args: argparse.Namespace, show_progress: bool | None = None) -> Any:
     """A ViewEngine over the Chroma collection and head directory named in ``args``."""
-    from gst_integrations.core.feedback import progress_enabled
     from gst_integrations.core.heads.store import HeadStore
     from gst_integrations.core.views.engine import ViewEngine
     from gst_integrations.stores.chroma import ChromaSource, open_chroma_collection
@@ -167,27 +166,12 @@ def open_engine(args: argparse.Namespace, show_progress: bool | None = None) -> 
     collection = open_chroma_collection(
         args.collection, path=args.chroma_path, host=args.host, port=args.port
     )
-    return ViewEngine(
-        ChromaSource(collection),
-        HeadStore(heads_dir),
-        show_progress=progress_enabled(show_progress),
-    )
+    return ViewEngine(ChromaSource(collection), HeadStore(heads_dir), show_progress=show_progress)
 
 
 def view_arg(view: str | None) -> str | None:
     """A ``--view`` value: None for the generic vectors (omitted, ``generic`` or ``base``)."""
     return None if view in (None, "", "generic", "base") else view
-
-
-def checked_view(view: str | None, engine: Any) -> str | None:
-    """The ``--view`` value, or UnknownViewError suggesting the closest registered views."""
-    from gst_integrations.core.errors import UnknownViewError
-
-    name = view_arg(view)
-    known = engine.views()
-    if name is not None and name not in known:
-        raise UnknownViewError.for_name(name, known)
-    return name
 
 
 def llm_from_option(spec: str, threads: int) -> Any:

@@ -30,27 +30,21 @@ class HeadFileError(GSTError):
     """A head file is missing, truncated, corrupt or not a head at all."""
 
 
-def did_you_mean(name: object, known: Iterable[str], n: int = 3) -> str:
-    """``"did you mean 'x'?"`` for the known names closest to a mistyped ``name``, or ``""``."""
-    close = difflib.get_close_matches(str(name), [str(k) for k in known], n=n, cutoff=0.6)
-    return f"did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-
-
 class UnknownViewError(GSTError, KeyError):
     """A view name that is not registered."""
 
     def __str__(self) -> str:  # KeyError quotes its message; keep it readable
         return str(self.args[0]) if self.args else "unknown view"
 
-    @classmethod
-    def for_name(cls, name: object, known: Iterable[str]) -> UnknownViewError:
-        """The error for ``name``: the closest known views first, then all of them."""
-        names = sorted(str(k) for k in known)
-        hint = did_you_mean(name, names)
-        return cls(
-            f"unknown view {name!r}; {hint + ' ' if hint else ''}"
-            f"known views: {', '.join(names) if names else '(none)'}"
-        )
+
+def unknown_view(name: object, known: Iterable[str]) -> UnknownViewError:
+    """The error for a view name that is not registered: the known views, and the nearest."""
+    names = sorted(str(n) for n in known)
+    close = difflib.get_close_matches(str(name), names, n=1) if isinstance(name, str) else []
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return UnknownViewError(
+        f"unknown view {name!r}{hint}; known views: {', '.join(names) if names else '(none)'}"
+    )
 
 
 class StoreError(GSTError):

@@ -20,7 +20,6 @@ import sys
 import threading
 import warnings
 from collections.abc import Hashable, Iterable, Iterator
-from pathlib import Path
 from typing import Any, TypeVar
 
 from tqdm.auto import tqdm
@@ -44,20 +43,36 @@ logger = logging.getLogger("gst_integrations")
 #: Environment switch for every progress bar: "0"/"false"/"off" hides them, "1" shows them.
 PROGRESS_ENV = "GST_PROGRESS"
 
-_PACKAGE_DIR = str(Path(__file__).resolve().parents[1])
 _WARNED: set[Hashable] = set()
 _WARNED_LOCK = threading.Lock()
 
 T = TypeVar("T")
 
 
+#: Modules whose frames stand between the user's line and ours (the frameworks calling
+#: our retrievers, and the machinery that runs them), skipped when locating a warning.
+_PASS_THROUGH = (
+    "gst_integrations",
+    "langchain",
+    "llama_index",
+    "pydantic",
+    "importlib",
+    "concurrent.futures",
+    "threading",
+    "asyncio",
+    "contextvars",
+    "functools",
+)
+
+
 def user_stacklevel() -> int:
-    """The ``stacklevel`` that points ``warnings.warn`` at the first frame outside the package."""
+    """The ``stacklevel`` that points ``warnings.warn`` at the user's line: the first frame
+    outside this package and the frameworks that call it."""
     frame = sys._getframe(1)
     level = 1
     while frame is not None:
-        filename = frame.f_code.co_filename
-        if not filename.startswith(_PACKAGE_DIR) and "importlib" not in filename:
+        module = str(frame.f_globals.get("__name__", ""))
+        if not module.startswith(_PASS_THROUGH):
             return level
         frame = frame.f_back  # type: ignore[assignment]
         level += 1
@@ -67,8 +82,7 @@ def user_stacklevel() -> int:
 def warn(message: str, category: type[GSTWarning] = GSTWarning) -> None:
     """Warn at the user's line (the first caller outside gst_integrations), and log it."""
     logger.warning("%s: %s", category.__name__, message)
-    # +1: user_stacklevel counts from this function's caller, warnings.warn from here.
-    warnings.warn(message, category, stacklevel=user_stacklevel() + 1)
+    warnings.warn(message, category, stacklevel=user_stacklevel())
 
 
 def warn_once(key: Hashable, message: str, category: type[GSTWarning] = GSTWarning) -> bool:
@@ -78,7 +92,7 @@ def warn_once(key: Hashable, message: str, category: type[GSTWarning] = GSTWarni
             return False
         _WARNED.add(key)
     logger.warning("%s: %s", category.__name__, message)
-    warnings.warn(message, category, stacklevel=user_stacklevel() + 1)
+    warnings.warn(message, category, stacklevel=user_stacklevel())
     return True
 
 
@@ -112,7 +126,6 @@ def progress(
         size = len(iterable)  # type: ignore[arg-type]
     disable = not progress_enabled(show) or (size is not None and size < min_total)
     return tqdm(iterable, total=total, desc=desc, unit=unit, disable=disable, leave=False)
-
 
 
 @contextlib.contextmanager

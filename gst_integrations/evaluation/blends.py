@@ -14,8 +14,7 @@ from collections.abc import Collection, Mapping, Sequence
 
 import numpy as np
 
-from gst_integrations.core.heads.blend import informative_weights
-from gst_integrations.core.views.engine import blend_weights, view_label
+from gst_integrations.core.heads.blend import blend_weights, informative_weights, view_label
 
 #: A blend: view name (None = generic vectors) -> weight.
 Blend = Mapping[str | None, float]

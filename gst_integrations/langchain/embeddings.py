@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, PrivateAttr
 from gst_integrations.core.encoders.cache import CachedEncoder, VectorCache
 from gst_integrations.core.encoders.fingerprint import EncoderFingerprint
 from gst_integrations.core.heads.head import Head
-from gst_integrations.core.heads.lookup import resolve_head
+from gst_integrations.core.heads.registry import HeadRegistry
 from gst_integrations.core.views.vectors import view_vectors
 
 
@@ -57,7 +57,7 @@ class GSTEmbeddings(BaseModel, Embeddings):
         else:
             cache = self.cache if isinstance(self.cache, VectorCache) else VectorCache(self.cache)
             self._cached = CachedEncoder(self.encoder, cache=cache)
-        self._head = resolve_head(self.head, self.head_store)
+        self._head = HeadRegistry.of(self.head_store).resolve(self.head)
         if self._head is not None:
             # Refuse a head fitted on another base encoder now, not on the first query.
             self._head.check_encoder(self._cached.base_encoder)

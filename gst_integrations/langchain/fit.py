@@ -1,4 +1,4 @@
-"""``fit_view``: a view fitted from the vectors a LangChain vector store already holds."""
+"""``fit_view``: a view fitted from the vectors a LangChain Chroma store already holds."""
 
 from __future__ import annotations
 
@@ -8,13 +8,15 @@ from typing import Any
 from gst_integrations.core.errors import StoreError
 from gst_integrations.core.heads.head import Head
 from gst_integrations.core.views.fit import fit_view as fit_view_from_source
+from gst_integrations.core.views.fit import instruction_first
+from gst_integrations.langchain.embeddings import GSTEmbeddings
 from gst_integrations.langchain.vector_lookup import chroma_collection
-from gst_integrations.stores.chroma import ChromaSource
+from gst_integrations.stores.chroma import ChromaSource, adopt_fingerprint
 
 
 def fit_view(
-    store: Any,
     instruction: str,
+    store: Any,
     *,
     labels: Mapping[str, Any] | str | None = None,
     labeler: Any = None,
@@ -26,8 +28,9 @@ def fit_view(
     ``labels``: ``{document id: label}`` or a metadata key; or ``labeler`` (an
     ``LLMLabeler``) on ``sample_size`` stored documents. Vectors are read in pages; the head
     records the fingerprint the collection recorded, else the store's own ``embeddings``
-    (the encoder that filled it through LangChain).
+    (the encoder that filled it through LangChain). ``options`` are ``fit_head`` options.
     """
+    instruction, store = instruction_first(instruction, store)
     try:
         from langchain_chroma import Chroma
     except ImportError:  # pragma: no cover - the langchain extra is not installed
@@ -38,10 +41,12 @@ def fit_view(
             f"a {type(store).__name__}; for another store, read its vectors and labels and "
             "call gst_integrations.fit_head(instruction, vectors, labels, encoder=<its encoder>)"
         )
-    source = ChromaSource(chroma_collection(store))
+    collection = chroma_collection(store)
+    if isinstance(store.embeddings, GSTEmbeddings) and store.embeddings.view_head is None:
+        adopt_fingerprint(collection, store.embeddings.base_encoder)
     return fit_view_from_source(
         instruction,
-        source,
+        ChromaSource(collection),
         labels=labels,
         labeler=labeler,
         sample_size=sample_size,

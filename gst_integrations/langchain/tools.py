@@ -19,10 +19,10 @@ from langchain_core.tools.retriever import create_retriever_tool
 from pydantic import BaseModel, Field, create_model
 
 from gst_integrations.core.views.naming import label_examples, tool_name
-from gst_integrations.langchain.retriever import BaseViewRetriever
+from gst_integrations.langchain.retriever import GSTRetriever
 
 
-def describe_view(retriever: BaseViewRetriever, view: str, corpus: str = "the documents") -> str:
+def describe_view(retriever: GSTRetriever, view: str, corpus: str = "the documents") -> str:
     """A tool description built from the view's instruction and label names."""
     head = retriever.head(view)
     shown = label_examples(head)
@@ -33,17 +33,17 @@ def describe_view(retriever: BaseViewRetriever, view: str, corpus: str = "the do
     )
 
 
-def _views(retriever: BaseViewRetriever, views: list[str] | None) -> list[str]:
+def _views(retriever: GSTRetriever, views: list[str] | None) -> list[str]:
     names = retriever.views() if views is None else list(views)
     for name in names:
-        retriever._check_view(name)  # UnknownViewError listing the registered views
+        retriever.engine.check(name)  # UnknownViewError naming the nearest registered view
     if not names:
         raise ValueError("no views are registered: register a head before making tools")
     return names
 
 
 def view_tools(
-    retriever: BaseViewRetriever,
+    retriever: GSTRetriever,
     views: list[str] | None = None,
     *,
     prefix: str = "search_by_",
@@ -67,7 +67,7 @@ def view_tools(
 
 
 def view_choice_tool(
-    retriever: BaseViewRetriever,
+    retriever: GSTRetriever,
     views: list[str] | None = None,
     *,
     name: str = "search_documents",

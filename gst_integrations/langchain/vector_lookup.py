@@ -1,7 +1,8 @@
-"""Stored base vectors of candidate ``Document``s, read from the store by its type.
+"""A LangChain ``VectorStore`` as the query side's base index, and its stored vectors by type.
 
-The query-side path (``GSTVectorStoreRetriever``) over-fetches candidates from a store's own
-index and re-ranks them exactly on their stored *base* vectors. LangChain's ``VectorStore``
+The query-side path (``GSTRetriever.from_vector_store``) over-fetches candidates from a
+store's own index and re-ranks them exactly on their stored *base* vectors (the rule is
+core's: ``gst_integrations.core.search.lookup``). LangChain's ``VectorStore``
 interface returns documents, not vectors, so each supported store type has one adapter
 here, chosen by ``isinstance`` against the store classes (never by probing attributes: a
 pymongo ``Collection``, for one, answers every attribute name):
@@ -17,11 +18,9 @@ store                                     how its vectors are read
 ========================================  =================================================
 
 Any other store needs ``vector_lookup=``: a callable ``docs -> (len(docs), d)`` array of
-the documents' stored base vectors, in order, or ``"reencode"`` to re-encode the candidate
-texts through the (cached) base encoder. Re-encoding is approximate whenever the store
-embedded anything but ``page_content`` (text plus metadata, another chunking), so it is an
-explicit opt-in and warns once per store. Without either, an unknown store is a
-``StoreError`` that says so: a cosine view is never silently ranked by another order.
+the documents' stored base vectors, in order, or ``"reencode"`` to re-encode
+``page_content`` through the (cached) base encoder (approximate; it warns once). Without
+either, such a store is refused with a ``StoreError`` when the retriever is built.
 
 Framework classes are imported lazily, and only when their package is already loaded (a
 store of that class cannot exist otherwise), so a missing optional package costs nothing.
@@ -40,10 +39,8 @@ import numpy as np
 from langchain_core.documents import Document
 
 from gst_integrations.core.errors import StoreError
-from gst_integrations.core.search.reencode import warn_reencode_once as warn_once
-
-#: ``vector_lookup="reencode"``: re-encode candidate texts (approximate; warns once per store).
-REENCODE = "reencode"
+from gst_integrations.core.hits import Candidate
+from gst_integrations.core.search.lookup import LOOKUP_HINT, REENCODE
 
 #: A user vector lookup: documents -> (len(docs), d) stored base vectors, in order.
 VectorLookup = Callable[[Sequence[Document]], Any]
@@ -74,7 +71,7 @@ def _checked_ids(store: Any, docs: Sequence[Document], adapter: StoreAdapter) ->
     if any(i is None for i in ids):
         raise StoreError(
             f"the {adapter.name} returned documents without ids, so their stored vectors "
-            f"cannot be read; {_LOOKUP_HINT}"
+            f"cannot be read; {LOOKUP_HINT}"
         )
     return ids
 
@@ -114,7 +111,7 @@ def _milvus_fields(store: Any) -> tuple[str, str]:
     if len(vector_fields) != 1:
         raise StoreError(
             f"the Milvus store has {len(vector_fields)} vector fields {vector_fields}; the "
-            f"view re-rank needs the one base-vector field: {_LOOKUP_HINT}"
+            f"view re-rank needs the one base-vector field: {LOOKUP_HINT}"
         )
     schema = store.client.describe_collection(store.collection_name)
     primary = [f["name"] for f in schema.get("fields", []) if f.get("is_primary")]
@@ -191,23 +188,10 @@ def chroma_collection(store: Any) -> Any:
     return store._collection
 
 
-# -- the dispatcher -----------------------------------------------------------------------
-_LOOKUP_HINT = (
-    "pass vector_lookup=<callable docs -> (len(docs), d) array of the documents' stored base "
-    "vectors, in order>, or vector_lookup='reencode' to re-encode candidate texts with the "
-    "base encoder (approximate when the store embedded more than page_content)"
-)
-
-
-def no_vectors_error(store: Any) -> StoreError:
-    """The error for a store whose stored vectors this module cannot read."""
-    kind = f"{type(store).__module__}.{type(store).__qualname__}"
-    supported = ", ".join(a.name for _, _, a in _KNOWN)
-    return StoreError(
-        f"cannot read stored base vectors from a {kind}: the view re-rank needs each "
-        f"candidate's stored base vector, and stores of this type are not supported "
-        f"({supported} are); {_LOOKUP_HINT}"
-    )
+# -- the store as a base index ------------------------------------------------------------
+def store_kind(store: Any) -> str:
+    """``module.Class`` of a store, for messages."""
+    return f"{type(store).__module__}.{type(store).__qualname__}"
 
 
 def document_ids(store: Any, docs: Sequence[Document]) -> list[Any]:
@@ -226,42 +210,52 @@ def filter_kwargs(store: Any, filter: Any) -> dict[str, Any]:
 
 
 def lookup_vectors(store: Any, docs: Sequence[Document]) -> Vectors:
-    """Stored base vectors of ``docs`` (by id), read by the store's type.
-
-    One entry per document, in order: None for a document the store no longer holds
-    (deleted since it was returned). Raises ``StoreError`` for a store type this module
-    cannot read, naming the ``vector_lookup`` option.
-    """
+    """Stored base vectors of ``docs`` (by id), read by the store's type (None where the
+    store no longer holds a document)."""
     adapter = adapter_for(store)
     if adapter is None:
-        raise no_vectors_error(store)
+        raise StoreError(
+            f"cannot read stored base vectors from a {store_kind(store)}; {LOOKUP_HINT}"
+        )
     return adapter.vectors(store, docs)
 
 
-def user_vectors(lookup: VectorLookup, docs: Sequence[Document]) -> Vectors:
-    """Call a user ``vector_lookup`` and check it returned one vector per document."""
-    got = lookup(docs)
-    if got is None:
-        raise StoreError(
-            "vector_lookup returned None: it must return the documents' stored base vectors, "
-            "a (len(docs), d) array in the documents' order"
-        )
-    rows = [np.asarray(v, dtype=np.float32) for v in got]
-    if len(rows) != len(docs) or any(r.ndim != 1 for r in rows):
-        raise StoreError(
-            f"vector_lookup must return a (len(docs), d) array, one row per document in "
-            f"order; got {len(rows)} rows for {len(docs)} documents"
-        )
-    return list(rows)
+class LangChainStoreIndex:
+    """A LangChain ``VectorStore`` as core's ``BaseIndex`` (``core.search.lookup``)."""
 
+    def __init__(self, store: Any) -> None:
+        self.store = store
+        self.adapter = adapter_for(store)
+        self.name = store_kind(store)
+        self.reads_vectors = self.adapter is not None
 
-def warn_reencode_once(store: Any) -> None:
-    """The one warning per store that ``vector_lookup="reencode"`` is approximate."""
-    warn_once(store, "page_content")
+    def query(self, vector: np.ndarray, n: int, where: Any) -> list[Candidate]:
+        docs = self.store.similarity_search_by_vector(
+            np.asarray(vector, np.float32).tolist(), k=int(n), **filter_kwargs(self.store, where)
+        )
+        ids = document_ids(self.store, docs)
+        return [
+            Candidate(
+                id="" if i is None else str(i),
+                document=d.page_content,
+                metadata=dict(d.metadata),
+                payload=d,
+            )
+            for d, i in zip(docs, ids, strict=True)
+        ]
+
+    def stored_vectors(self, candidates: Sequence[Candidate]) -> Vectors | None:
+        if self.adapter is None:
+            return None
+        return self.adapter.vectors(self.store, [c.payload for c in candidates])
+
+    def embed_texts(self, candidates: Sequence[Candidate]) -> list[str]:
+        return [c.document or "" for c in candidates]
 
 
 __all__ = [
     "REENCODE",
+    "LangChainStoreIndex",
     "StoreAdapter",
     "VectorLookup",
     "adapter_for",
@@ -273,7 +267,5 @@ __all__ = [
     "lookup_vectors",
     "milvus_ids",
     "milvus_vectors",
-    "no_vectors_error",
-    "user_vectors",
-    "warn_reencode_once",
+    "store_kind",
 ]

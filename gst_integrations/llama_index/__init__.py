@@ -11,8 +11,9 @@ from gst_integrations.llama_index.embedding import GSTEmbedding
 from gst_integrations.llama_index.filters import to_chroma_where
 from gst_integrations.llama_index.fit import fit_view
 from gst_integrations.llama_index.local_llm import local_llm
-from gst_integrations.llama_index.retriever import VIEW_KEY, GSTRetriever
+from gst_integrations.llama_index.retriever import VIEW_KEY, GSTRetriever, ViewNodeWithScore
 from gst_integrations.llama_index.tools import (
+    ViewRouterRetriever,
     view_description,
     view_query_engine,
     view_router_retriever,
@@ -26,6 +27,8 @@ __all__ = [
     "VIEW_KEY",
     "GSTEmbedding",
     "GSTRetriever",
+    "ViewNodeWithScore",
+    "ViewRouterRetriever",
     "to_chroma_where",
     "view_description",
     "view_query_engine",

@@ -10,6 +10,8 @@ a text is encoded at most once per process (or once ever, with a ``cache`` path)
 from __future__ import annotations
 
 import asyncio
+import os
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -17,27 +19,13 @@ from llama_index.core.base.embeddings.base import BaseEmbedding, Embedding
 from llama_index.core.callbacks import CallbackManager
 from pydantic import ConfigDict, Field, PrivateAttr
 
-from gst_integrations.core.encoders.cache import CachedEncoder, VectorCache
+from gst_integrations.core.encoders.cache import CachedEncoder, cached_encoder
 from gst_integrations.core.encoders.fingerprint import EncoderFingerprint
+from gst_integrations.core.errors import EncoderMismatchError
 from gst_integrations.core.heads.head import Head
-from gst_integrations.core.heads.lookup import resolve_head
+from gst_integrations.core.heads.registry import HeadRegistry
+from gst_integrations.core.heads.store import HeadStore
 from gst_integrations.core.views.vectors import view_vectors
-
-
-def cached_encoder(encoder: Any = None, cache: Any = None) -> CachedEncoder:
-    """``encoder`` behind a vector cache (reused as is when it already is a CachedEncoder).
-
-    A ``GSTEmbedding`` (or LangChain ``GSTEmbeddings``) gives its own cached encoder, so
-    the index, the retriever and the query embeddings share one cache.
-    """
-    if isinstance(encoder, CachedEncoder):
-        return encoder
-    inner = getattr(encoder, "base_encoder", None)
-    if isinstance(inner, CachedEncoder):
-        return inner
-    if cache is None or not isinstance(cache, VectorCache):
-        cache = VectorCache(cache)
-    return CachedEncoder(encoder, cache=cache)
 
 
 class GSTEmbedding(BaseEmbedding):
@@ -58,6 +46,9 @@ class GSTEmbedding(BaseEmbedding):
     model_config = ConfigDict(extra="forbid")
 
     view: str | None = Field(default=None, description="Name of the instruction view, if any.")
+    head_path: str | None = Field(
+        default=None, description="The head's file, so the embedding can be rebuilt from a dict."
+    )
     normalize: bool = Field(default=True, description="Unit-length view vectors.")
 
     _cached: CachedEncoder = PrivateAttr()
@@ -74,22 +65,35 @@ class GSTEmbedding(BaseEmbedding):
         normalize: bool = True,
         embed_batch_size: int = 64,
         callback_manager: CallbackManager | None = None,
+        view: str | None = None,
+        head_path: str | None = None,
         **kwargs: Any,
     ) -> None:
+        """``view`` and ``head_path`` are what ``to_dict`` records: with no ``head``, the
+        head is read from ``head_path`` (else looked up as ``view`` in ``head_store``)."""
+        recorded_model = kwargs.pop("model_name", None)
         cached = cached_encoder(encoder, cache)
-        resolved = resolve_head(head, head_store)
+        if recorded_model is not None and str(recorded_model).split("@")[0] != cached.name:
+            raise EncoderMismatchError(
+                f"this embedding was made with base encoder {recorded_model!r}, not "
+                f"{cached.name!r}: pass encoder=<that encoder> to rebuild it"
+            )
+        if head is None:
+            head = head_path or view
+        registry = HeadRegistry.of(head_store)
+        resolved = registry.resolve(head)
         if resolved is not None:
             # Refuse a head fitted on another base encoder now, not on the first query.
             resolved.check_encoder(cached.base_encoder)
-        view = None
-        if resolved is not None:
-            view = resolved.name or (str(head) if isinstance(head, str) else None) or "view"
-        kwargs.setdefault("model_name", cached.name if view is None else f"{cached.name}@{view}")
+            view = resolved.name or (head if isinstance(head, str) else None) or "view"
+            head_path = _head_file(head, head_store)
         super().__init__(
-            view=view,
+            view=view if resolved is not None else None,
+            head_path=head_path if resolved is not None else None,
             normalize=normalize,
             embed_batch_size=embed_batch_size,
             callback_manager=callback_manager,
+            model_name=cached.name if resolved is None else f"{cached.name}@{view}",
             **kwargs,
         )
         self._cached = cached
@@ -164,6 +168,18 @@ class GSTEmbedding(BaseEmbedding):
         return f"GSTEmbedding(encoder={self._cached.name!r}, view={self.view!r})"
 
     __str__ = __repr__
+
+
+def _head_file(head: Any, head_store: Any) -> str | None:
+    """Where a head given by name or path lives on disk (None for a head object)."""
+    if isinstance(head, str) and isinstance(head_store, HeadStore) and head in head_store:
+        return str(head_store.path(head))
+    if isinstance(head, (str, os.PathLike)):
+        path = Path(head)
+        for candidate in (path, path.with_name(path.name + ".safetensors")):
+            if candidate.is_file():
+                return str(candidate.resolve())
+    return None
 
 
 __all__ = ["GSTEmbedding", "cached_encoder"]

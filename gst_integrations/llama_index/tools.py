@@ -5,12 +5,13 @@ instruction and label names, so an agent or a selector can choose a view from wh
 view is *for*. ``view_router_retriever`` puts those tools behind a ``RouterRetriever``:
 
 * with a real LLM, the selector is ``LLMSingleSelector`` (the LLM reads the descriptions);
-* with ``selector=view_selector(retriever)`` (no LLM), it is ``EmbeddingSingleSelector`` over
-  the base encoder: deterministic, it picks the view whose description is nearest the query.
+* without an LLM (or with ``selector=view_selector(retriever)``), it is
+  ``EmbeddingSingleSelector`` over the base encoder: deterministic and offline, it picks the
+  view whose description is nearest the query. No LLM is looked up for it.
 
-``view_query_engine`` answers with sources from one view, or from the routed view. Both use
-the ``llm`` they are given, else ``Settings.llm``, else raise a clear error: no library code
-falls back to a mock LLM.
+``view_query_engine`` answers with sources from one view, or from the routed view, with the
+``llm`` it is given, else ``Settings.llm``, else a clear error: no library code falls back
+to a mock LLM.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from llama_index.core import Settings
+from llama_index.core.base.base_retriever import BaseRetriever
 from llama_index.core.base.base_selector import BaseSelector
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.core.llms import LLM, MockLLM
@@ -97,6 +99,27 @@ def view_selector(
     return EmbeddingSingleSelector(embed_model=embed_model)
 
 
+class ViewRouterRetriever(RouterRetriever):
+    """A ``RouterRetriever`` that asks for an LLM only when its selector needs one.
+
+    ``RouterRetriever`` resolves ``Settings.llm`` even for a selector that uses none (and
+    offline that raises); the selector here is given, so the LLM is only what was passed.
+    """
+
+    def __init__(
+        self,
+        selector: BaseSelector,
+        retriever_tools: Sequence[RetrieverTool],
+        llm: LLM | None = None,
+        verbose: bool = False,
+    ) -> None:
+        self._llm = llm
+        self._selector = selector
+        self._retrievers = [tool.retriever for tool in retriever_tools]
+        self._metadatas = [tool.metadata for tool in retriever_tools]
+        BaseRetriever.__init__(self, callback_manager=Settings.callback_manager, verbose=verbose)
+
+
 def view_router_retriever(
     retriever: GSTRetriever,
     views: Sequence[str] | None = None,
@@ -108,12 +131,13 @@ def view_router_retriever(
 ) -> RouterRetriever:
     """A ``RouterRetriever`` whose selector picks the view from the views' descriptions.
 
-    The returned nodes carry the chosen view in ``node.metadata["gst_view"]``.
+    With ``llm`` (a real LLM) the selector is ``LLMSingleSelector``; without it, the offline
+    embedding selector. The returned nodes say which view scored them
+    (``ViewNodeWithScore.view``).
     """
-    llm = resolve_llm(llm, "view_router_retriever")
     tools = view_tools(retriever, views, similarity_top_k=similarity_top_k)
     selector = selector or view_selector(retriever, llm=llm, embed_model=embed_model)
-    return RouterRetriever(selector=selector, retriever_tools=tools, llm=llm)
+    return ViewRouterRetriever(selector, tools, llm=llm)
 
 
 def view_query_engine(
@@ -134,7 +158,10 @@ def view_query_engine(
     llm = resolve_llm(llm, "view_query_engine")
     if route:
         source: Any = view_router_retriever(
-            retriever, selector=selector, llm=llm, similarity_top_k=similarity_top_k
+            retriever,
+            selector=selector or view_selector(retriever, llm=llm),
+            llm=llm,
+            similarity_top_k=similarity_top_k,
         )
     else:
         source = retriever.with_options(view=view, similarity_top_k=similarity_top_k)
@@ -142,6 +169,7 @@ def view_query_engine(
 
 
 __all__ = [
+    "ViewRouterRetriever",
     "tool_name",
     "view_description",
     "view_query_engine",

@@ -1,7 +1,8 @@
-"""Stored base vectors of candidate nodes, read from a LlamaIndex vector store by its type.
+"""A LlamaIndex vector store as the query side's base index, and its stored vectors by type.
 
 The query-side path (``GSTRetriever.from_vector_store`` / ``from_index(query_side=True)``)
-re-ranks over-fetched candidates exactly on their stored *base* vectors. Nodes that already
+re-ranks over-fetched candidates exactly on their stored *base* vectors (the rule is core's:
+``gst_integrations.core.search.lookup``). Nodes that already
 carry ``.embedding`` need nothing more; for the others each supported store type has one
 adapter, chosen by ``isinstance`` (never by probing attributes: a pymongo ``Collection``,
 for one, answers every attribute name):
@@ -21,9 +22,8 @@ any other ``BasePydanticVectorStore``           public ``get_nodes(node_ids=...)
 Anything else needs ``vector_lookup=``: a callable ``nodes -> (len(nodes), d)`` array of
 the nodes' stored base vectors, in order, or ``"reencode"`` to re-encode each node's
 embedding text (``get_content(MetadataMode.EMBED)``, what ``VectorStoreIndex`` embeds)
-through the cached base encoder; that is approximate if the nodes were embedded another
-way, so it is an explicit opt-in and warns once per store. Without either, a cosine view
-raises a ``StoreError`` naming the option: it is never silently ranked by another order.
+through the cached base encoder (approximate; it warns once). Without either, a search
+raises a ``StoreError`` naming the option: a view is never ranked in another order.
 
 Framework classes are imported lazily, and only when their package is already loaded (a
 store of that class cannot exist otherwise), so a missing optional package costs nothing.
@@ -37,15 +37,17 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
-from llama_index.core.schema import BaseNode
+from llama_index.core.schema import BaseNode, MetadataMode
 from llama_index.core.vector_stores.simple import SimpleVectorStore
-from llama_index.core.vector_stores.types import BasePydanticVectorStore
+from llama_index.core.vector_stores.types import (
+    BasePydanticVectorStore,
+    MetadataFilters,
+    VectorStoreQuery,
+)
 
-from gst_integrations.core.errors import StoreError
-from gst_integrations.core.search.reencode import warn_reencode_once as warn_once
-
-#: ``vector_lookup="reencode"``: re-encode candidate nodes (approximate; warns once per store).
-REENCODE = "reencode"
+from gst_integrations.core.errors import GSTError, StoreError
+from gst_integrations.core.hits import Candidate
+from gst_integrations.core.search.lookup import REENCODE
 
 #: A user vector lookup: nodes -> (len(nodes), d) stored base vectors, in order.
 VectorLookup = Callable[[Sequence[BaseNode]], Any]
@@ -169,45 +171,73 @@ def store_vectors(store: Any, ids: Sequence[str]) -> Found:
     return adapter(store, ids)
 
 
-def user_vectors(lookup: VectorLookup, nodes: Sequence[BaseNode]) -> list[np.ndarray]:
-    """Call a user ``vector_lookup`` and check it returned one vector per node."""
-    got = lookup(nodes)
-    if got is None:
-        raise StoreError(
-            "vector_lookup returned None: it must return the nodes' stored base vectors, a "
-            "(len(nodes), d) array in the nodes' order"
+class LlamaIndexStoreIndex:
+    """A LlamaIndex vector store as core's ``BaseIndex`` (``core.search.lookup``).
+
+    Stores that keep no text (``SimpleVectorStore``) read their nodes from ``docstore``.
+    """
+
+    def __init__(self, vector_store: Any, docstore: Any = None) -> None:
+        self.store = vector_store
+        self.docstore = docstore
+        self.adapter = adapter_for(vector_store)
+        self.name = type(vector_store).__name__
+        self.reads_vectors = self.adapter is not None
+
+    def query(self, vector: np.ndarray, n: int, where: Any) -> list[Candidate]:
+        kwargs: dict[str, Any] = {}
+        filters = where
+        if isinstance(where, dict):  # a Chroma where dict, passed as the store's own kwarg
+            if not is_chroma_store(self.store):
+                raise GSTError(
+                    "a Chroma where dict only works on a ChromaVectorStore; pass LlamaIndex "
+                    "MetadataFilters for other vector stores"
+                )
+            kwargs["where"], filters = where, None
+        elif where is not None and not isinstance(where, MetadataFilters):
+            raise GSTError(f"filters must be MetadataFilters or a Chroma where dict, got {where!r}")
+        result = self.store.query(
+            VectorStoreQuery(
+                query_embedding=np.asarray(vector, np.float32).ravel().tolist(),
+                similarity_top_k=int(n),
+                filters=filters,
+            ),
+            **kwargs,
         )
-    rows = [np.asarray(v, dtype=np.float32) for v in got]
-    if len(rows) != len(nodes) or any(r.ndim != 1 for r in rows):
-        raise StoreError(
-            f"vector_lookup must return a (len(nodes), d) array, one row per node in order; "
-            f"got {len(rows)} rows for {len(nodes)} nodes"
-        )
-    return rows
+        nodes = list(result.nodes or [])
+        ids = list(result.ids or [node.node_id for node in nodes])
+        if len(nodes) != len(ids):
+            nodes = self._nodes_from_docstore(ids)
+        return [
+            Candidate(
+                id=str(i),
+                document=node.get_content(metadata_mode=MetadataMode.NONE),
+                metadata=dict(node.metadata),
+                vector=None if node.embedding is None else np.asarray(node.embedding, np.float32),
+                payload=node,
+            )
+            for i, node in zip(ids, nodes, strict=True)
+        ]
 
+    def _nodes_from_docstore(self, ids: Sequence[str]) -> list[BaseNode]:
+        if self.docstore is None:
+            raise StoreError(
+                f"{self.name} keeps no text; pass docstore= (index.docstore), or build the "
+                "retriever with GSTRetriever.from_index(index)"
+            )
+        return [self.docstore.get_node(i) for i in ids]
 
-def no_vectors_error(store: Any) -> StoreError:
-    """The error for a cosine view over a store whose stored vectors cannot be read."""
-    kind = f"{type(store).__module__}.{type(store).__qualname__}"
-    return StoreError(
-        f"cannot read stored base vectors from a {kind}: its query results carry no "
-        "embeddings and it offers no supported way to read them by id (ChromaVectorStore, "
-        "SimpleVectorStore, MilvusVectorStore, or get_nodes() returning embeddings). A cosine "
-        "view re-ranks candidates exactly on their stored base vectors, so pass "
-        "vector_lookup=<callable nodes -> (len(nodes), d) array of the nodes' stored base "
-        "vectors, in order> to GSTRetriever.from_vector_store / from_index, or "
-        "vector_lookup='reencode' to re-encode the nodes' embedding text with the base "
-        "encoder (approximate unless the index embedded exactly that text)"
-    )
+    def stored_vectors(self, candidates: Sequence[Candidate]) -> list[np.ndarray | None] | None:
+        found = store_vectors(self.store, [c.id for c in candidates])
+        return None if found is None else [found.get(c.id) for c in candidates]
 
-
-def warn_reencode_once(store: Any) -> None:
-    """The one warning per store that ``vector_lookup="reencode"`` is approximate."""
-    warn_once(store, "each node's embedding text")
+    def embed_texts(self, candidates: Sequence[Candidate]) -> list[str]:
+        return [c.payload.get_content(metadata_mode=MetadataMode.EMBED) for c in candidates]
 
 
 __all__ = [
     "REENCODE",
+    "LlamaIndexStoreIndex",
     "VectorLookup",
     "adapter_for",
     "chroma_collection",
@@ -215,9 +245,6 @@ __all__ = [
     "get_nodes_vectors",
     "is_chroma_store",
     "milvus_vectors",
-    "no_vectors_error",
     "simple_vectors",
     "store_vectors",
-    "user_vectors",
-    "warn_reencode_once",
 ]

@@ -11,7 +11,7 @@ import pytest
 from _views_helpers import make_head, unit_rows
 
 from gst_integrations import ArraySource, ViewEngine
-from gst_integrations.core.errors import DimensionMismatchError, StoreError
+from gst_integrations.core.errors import DimensionMismatchError, StaleDataWarning, StoreError
 from gst_integrations.core.views.source import Page
 
 
@@ -130,7 +130,7 @@ def test_a_wrong_dimension_names_the_id_and_changes_nothing() -> None:
     src.changed_since = bad_changes
     with pytest.raises(DimensionMismatchError, match="doc0"):
         eng.refresh()
-    with pytest.warns(RuntimeWarning, match="serving the last snapshot"):
+    with pytest.warns(StaleDataWarning, match="serving the last snapshot"):
         assert [h.id for h in eng.search(X[0], "v0", k=5)] == before
 
 
@@ -145,7 +145,7 @@ def test_a_store_failing_mid_refresh_leaves_the_last_snapshot_serving() -> None:
         raise StoreError("the store went away")
 
     src.get = broken  # fails after the id pages were read: nothing may be applied
-    with pytest.warns(RuntimeWarning, match="went away"):
+    with pytest.warns(StaleDataWarning, match="went away"):
         assert [h.id for h in eng.search(X[0], "v0", k=5)] == before
     src.get = real  # the next refresh recovers
     assert eng.search(unit_rows(1, 16, seed=4)[0], "v0", k=1)[0].document == "changed"

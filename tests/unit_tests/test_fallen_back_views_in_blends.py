@@ -9,7 +9,6 @@ import pytest
 from _views_helpers import make_head, unit_rows
 
 from gst_integrations import ArraySource, Head, ViewEngine
-from gst_integrations.core.heads import blend as blend_module
 from gst_integrations.core.heads.blend import informative_weights
 from gst_integrations.core.search.query_side import QuerySideSearcher, array_search_base
 from gst_integrations.evaluation.blends import blend_vectors
@@ -23,11 +22,6 @@ def _fallen_back(head: Head) -> Head:
         next(head.module.parameters()).copy_(torch.eye(head.in_dim))
     head.card["view_fit"] = {"alpha": 0.0, "fell_back_to_generic": True}
     return head
-
-
-@pytest.fixture(autouse=True)
-def _fresh_warnings(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(blend_module, "_WARNED_FALLBACKS", set())
 
 
 def test_weights_drop_fallen_back_views_and_warn_once() -> None:

@@ -62,14 +62,14 @@ def test_cosine_path_reranks_and_recall_grows_with_overfetch():
     assert recalls[1] <= recalls[4] <= recalls[100]
 
 
-def test_without_vectors_cosine_is_refused_and_ip_keeps_store_order():
+@pytest.mark.parametrize("metric", ["cosine", "ip"])
+def test_candidates_without_vectors_are_refused_whatever_the_metric(metric):
+    """An approximate index's own order is not the view's order: never silently keep it."""
     head = make_head(d=16, z=8)
     cands = [Candidate(id=f"c{i}", score=1.0 - i / 10) for i in range(8)]
-    qs = QuerySideSearcher(head, lambda v, n: cands[:n], metric="cosine", overfetch=2)
-    with pytest.raises(StoreError, match="vector_lookup"):  # never silently approximate
+    qs = QuerySideSearcher(head, lambda v, n: cands[:n], metric=metric, overfetch=2)
+    with pytest.raises(StoreError, match="vector_lookup"):
         qs.search(unit_rows(1, 16)[0], k=3)
-    ip = QuerySideSearcher(head, lambda v, n: cands[:n], metric="ip", overfetch=2)
-    assert [h.id for h in ip.search(unit_rows(1, 16)[0], k=3)] == ["c0", "c1", "c2"]
 
 
 def test_blend_rewrites_one_query_and_reranks_exactly():
@@ -113,8 +113,11 @@ def test_query_side_defaults_to_the_inner_product_and_warns_for_cosine(monkeypat
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert QuerySideSearcher(head, base).metric == DEFAULT_METRIC == "ip"
-    monkeypatch.setattr("gst_integrations.core.search.query_side._cosine_warned", False)
-    with pytest.warns(UserWarning, match="cosine view on the query-side path"):
+    from gst_integrations.core.errors import ApproximateSearchWarning
+    from gst_integrations.core.feedback import reset_warnings
+
+    reset_warnings()
+    with pytest.warns(ApproximateSearchWarning, match="cosine view on the query-side path"):
         QuerySideSearcher(head, base, metric="cosine")
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # once per process

@@ -8,10 +8,10 @@ from typing import Any
 
 from gst_integrations.cli.common import (
     add_store_args,
-    checked_view,
     encode,
     open_engine,
     require_eval_extra,
+    view_arg,
 )
 from gst_integrations.cli.data_files import CLIError
 
@@ -105,7 +105,7 @@ def _collection_maps(args: argparse.Namespace) -> tuple[Any, Any, list[str], str
     if not args.color_by:
         raise CLIError("give --color-by FIELD (a metadata field of the collection)")
     engine = open_engine(args)
-    view = checked_view(args.view, engine)
+    view = view_arg(args.view)
     if view is None:
         raise CLIError("--view: name a view to map next to the generic map")
     engine.check_compatible(view)

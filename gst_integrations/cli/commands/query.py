@@ -8,10 +8,10 @@ from typing import Any
 
 from gst_integrations.cli.common import (
     add_store_args,
-    checked_view,
     open_engine,
     parse_where,
     table,
+    view_arg,
 )
 from gst_integrations.cli.data_files import CLIError
 
@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     if args.k < 1:
         raise CLIError("-k must be at least 1")
     engine = open_engine(args)
-    view = checked_view(args.view, engine)
+    view = view_arg(args.view)  # an unknown view: UnknownViewError naming the nearest
     hits = engine.search(args.query, view=view, k=args.k, where=parse_where(args.where))
     if args.json:
         print(json.dumps([h.__dict__ for h in hits], indent=2, default=str))

@@ -29,9 +29,7 @@ class SentenceTransformerEncoder(EncoderBase):
     def _call(self, method: str, texts: list[str]) -> Any:
         # sentence-transformers >= 5 applies the model's "query"/"document" prompts here.
         fn = getattr(self.model, method, None) or self.model.encode
-        return fn(
-            texts, batch_size=self.batch_size, convert_to_numpy=True, show_progress_bar=False
-        )
+        return fn(texts, batch_size=self.batch_size, convert_to_numpy=True, show_progress_bar=False)
 
     @property
     def dim(self) -> int:

@@ -161,3 +161,18 @@ class CachedEncoder(EncoderBase):
             self.cache.put_many(namespace, new)
             found.update(new)
         return np.stack([found[k] for k in keys]).astype(np.float32, copy=False)
+
+
+def cached_encoder(encoder: object = None, cache: VectorCache | str | None = None) -> CachedEncoder:
+    """``encoder`` behind a vector cache, reusing a cache that already wraps it.
+
+    A ``CachedEncoder`` is returned as is, and our framework embeddings (``GSTEmbeddings``,
+    ``GSTEmbedding``) give the cached encoder they hold, so an index or store, its
+    retriever and the query embeddings share one cache. Anything else is wrapped anew.
+    """
+    if isinstance(encoder, CachedEncoder):
+        return encoder
+    inner = getattr(encoder, "base_encoder", None)
+    if isinstance(inner, CachedEncoder):
+        return inner
+    return CachedEncoder(encoder, cache=cache)

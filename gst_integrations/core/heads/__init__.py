@@ -6,12 +6,14 @@ from gst_integrations.core.heads.families import register_head_family
 from gst_integrations.core.heads.head import Head, load_head
 from gst_integrations.core.heads.losses import MarginContrastiveLoss, SupervisedContrastiveLoss
 from gst_integrations.core.heads.options import HeadOptions
+from gst_integrations.core.heads.registry import HeadRegistry
 from gst_integrations.core.heads.store import HeadStore
 from gst_integrations.core.heads.training import fit_head
 
 __all__ = [
     "Head",
     "HeadOptions",
+    "HeadRegistry",
     "HeadStore",
     "MarginContrastiveLoss",
     "SupervisedContrastiveLoss",

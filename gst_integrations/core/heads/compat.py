@@ -6,8 +6,6 @@ the view embeddings) asks these, so a mismatch always reads the same and names t
 
 from __future__ import annotations
 
-import threading
-import weakref
 from typing import Any
 
 import numpy as np
@@ -52,27 +50,3 @@ def check_query_side(head: Head, view: str, where: str = "an arbitrary vector st
             f"view {view!r}: the head's WᵀW overflows float32, so its query cannot be "
             "rewritten for the base index; refit it, or materialise the view over Chroma"
         )
-
-
-class CheckedHeads:
-    """Heads already checked for the query-side path, so each is checked once.
-
-    Keyed by view and head object (a refitted or replaced head is checked again). One
-    instance is shared by copies of a retriever (LCEL configurable fields rebuild it per
-    call), so the d×d WᵀW check is not redone per call. A broken head breaks only its view.
-    """
-
-    def __init__(self) -> None:
-        self._ok: dict[str, weakref.ref[Head]] = {}
-        self._lock = threading.Lock()
-
-    def checked(self, view: str, head: Head, encoder: Any, where: str) -> Head:
-        with self._lock:
-            ref = self._ok.get(view)
-            if ref is not None and ref() is head:
-                return head
-        check_query_side(head, view, where)
-        check_query_encoder(head, view, encoder)
-        with self._lock:
-            self._ok[view] = weakref.ref(head)
-        return head

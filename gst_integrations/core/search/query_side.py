@@ -23,16 +23,16 @@ on a real 100k+ corpus (README).
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from gst_integrations.core.errors import StoreError
-from gst_integrations.core.heads.blend import informative_weights
+from gst_integrations.core.errors import ApproximateSearchWarning, StoreError
+from gst_integrations.core.feedback import warn_once
+from gst_integrations.core.heads.blend import METRICS, Blend
 from gst_integrations.core.heads.head import Head
-from gst_integrations.core.hits import Candidate, SearchHit
+from gst_integrations.core.hits import REV_KEY, Candidate, SearchHit
 from gst_integrations.core.validation import as_float32_matrix, check_k
 
 #: Candidates fetched per result, then re-ranked exactly. Over Chroma's HNSW the search ef is
@@ -53,15 +53,6 @@ COSINE_AT_SCALE = (
     "texts with 200-500 candidates): use metric='ip' (the default) here, or materialise "
     "the view (ViewEngine, write_view_collection) for exact cosine"
 )
-_cosine_warned = False
-
-
-def warn_cosine_once() -> None:
-    """Say once per process that cosine views do not scale on the query-side path."""
-    global _cosine_warned
-    if not _cosine_warned:
-        _cosine_warned = True
-        warnings.warn(COSINE_AT_SCALE, UserWarning, stacklevel=3)
 
 
 def rewrite_query(head: Head, base_query_vec: Any) -> np.ndarray:
@@ -91,58 +82,52 @@ class QuerySideSearcher:
     """Search a linear view (or a blend of views) through a base-index search function.
 
     ``search_base(vector, n)`` returns the store's n nearest ``Candidate`` for a base-space
-    vector (its own metric; base vectors should have unit norm, see the module docstring).
-    ``head`` is one linear head, or a blend ``{name: (head or None for generic, weight)}``:
-    a weighted sum of linear views is linear, so the store is searched with
-    r = Σ wᵢ WᵢᵀWᵢq (each view's query part normalised for cosine) and the candidates are
-    re-ranked exactly by Σ wᵢ simᵢ(q, x) on their base vectors.
+    vector (its own metric; base vectors should have unit norm, see the module docstring),
+    each with its stored base vector. ``head`` is one linear head, a ``Blend``, or a blend
+    ``{name: (head or None for generic, weight)}``: a weighted sum of linear views is
+    linear, so the store is searched with r = Σ wᵢ WᵢᵀWᵢq (each view's query part
+    normalised for cosine) and the candidates are re-ranked exactly by Σ wᵢ simᵢ(q, x) on
+    their base vectors. Weights are validated as everywhere (``core.heads.blend``).
     """
 
     def __init__(
         self,
-        head: Head | Mapping[str | None, BlendPart],
+        head: Head | Blend | Mapping[str | None, BlendPart],
         search_base: Callable[[np.ndarray, int], Sequence[Candidate]],
         metric: str = DEFAULT_METRIC,
         overfetch: int = DEFAULT_OVERFETCH,
         view: str | None = None,
     ) -> None:
-        if metric not in ("cosine", "ip"):
-            raise ValueError(f"unknown metric {metric!r}; choose 'cosine' or 'ip'")
+        if metric not in METRICS:
+            raise ValueError(f"unknown metric {metric!r}; choose one of {METRICS}")
         if metric == "cosine":
-            warn_cosine_once()
-        if overfetch < 1:
-            raise ValueError("overfetch must be >= 1")
-        parts = dict(head) if isinstance(head, Mapping) else {view or head.name: (head, 1.0)}
-        for part, _ in parts.values():
+            warn_once("query-side-cosine", COSINE_AT_SCALE, ApproximateSearchWarning)
+        if isinstance(overfetch, bool) or not isinstance(overfetch, int) or overfetch < 1:
+            raise ValueError(f"overfetch must be an integer >= 1, got {overfetch!r}")
+        if isinstance(head, Blend):
+            blend = head
+        elif isinstance(head, Mapping):
+            blend = Blend.of_heads(head)
+        else:
+            blend = Blend({view or head.name or None: (head, 1.0)}, view or head.name or None)
+        for part, _ in blend.parts.values():
             if part is not None and not part.is_linear:
                 rewrite_query(part, np.zeros(part.in_dim, np.float32))  # raises the clear error
-        parts = {k: (h, float(w)) for k, (h, w) in parts.items() if w > 0}
-        if not parts:
-            raise ValueError("a blend needs a positive weight")
-        # A view that fell back to the generic vectors is dropped from a blend, as in the engine.
-        kept = informative_weights(
-            {k: w for k, (_, w) in parts.items()}, lambda k: bool(parts[k][0].fell_back)
-        )
-        self.parts = {k: (parts[k][0] if k in parts else None, w) for k, w in kept.items()}
+        self.blend = blend
+        self.parts = blend.parts
         self.head = head if isinstance(head, Head) else None
         self.search_base = search_base
         self.metric = metric
         self.overfetch = overfetch
-        self.view = (
-            view
-            if view is not None
-            else (self.head.name or None if self.head is not None else _blend_label(self.parts))
-        )
+        self.view = view if view is not None else blend.label
         self._W = {
             k: (h.weight.astype(np.float64) if h is not None else None)
             for k, (h, _) in self.parts.items()
         }
-        # One inner-product view is ranked by the base index's own order when the store
-        # returns no vectors (exact over an exact index).
-        self._store_order_ok = len(self.parts) == 1 and self.head is not None and metric == "ip"
 
-    def _rewrite(self, q: np.ndarray) -> np.ndarray:
-        r = np.zeros_like(q)
+    def rewrite(self, q: np.ndarray) -> np.ndarray:
+        """The base-space query r whose inner product with x ranks like the view (float64)."""
+        r = np.zeros_like(q, dtype=np.float64)
         for k, (_, w) in self.parts.items():
             W = self._W[k]
             qz = q if W is None else W @ q
@@ -151,62 +136,49 @@ class QuerySideSearcher:
             r += w * (qz if W is None else W.T @ qz)
         return r
 
-    def _scores(self, q: np.ndarray, X: np.ndarray) -> np.ndarray:
-        total = np.zeros(len(X))
-        for k, (_, w) in self.parts.items():
-            W = self._W[k]
-            qz, Z = (q, X) if W is None else (W @ q, X @ W.T)
-            s = Z @ qz
-            if self.metric == "cosine" or W is None:
-                s = s / (np.linalg.norm(Z, axis=1) * np.linalg.norm(qz) + 1e-300)
-            total += w * s
-        return total
-
     def search(self, base_query_vec: Any, k: int = 4) -> list[SearchHit]:
         """Top-k for a base query vector: over-fetched by the store, re-ranked exactly."""
+        return self.search_candidates(base_query_vec, k)[0]
+
+    def search_candidates(
+        self, base_query_vec: Any, k: int = 4, with_vectors: bool = False
+    ) -> tuple[list[SearchHit], list[Candidate]]:
+        """Top-k hits, and the candidates they came from (in hit order)."""
         check_k(k)
-        dim = next(iter(self.parts.values()))[0]
-        d = dim.in_dim if dim is not None else np.asarray(base_query_vec).shape[-1]
+        first = next(iter(self.parts.values()))[0]
+        d = first.in_dim if first is not None else np.asarray(base_query_vec).shape[-1]
         q = as_float32_matrix(base_query_vec, name="query vector", dim=d)[0].astype(np.float64)
-        r = self._rewrite(q)
+        r = self.rewrite(q)
         norm = float(np.linalg.norm(r))
         # The store only needs r's direction (see module docstring); unit length keeps it finite.
         r_dir = (r / norm if norm > 0 else r).astype(np.float32)
-        n = k * self.overfetch
-        cands = list(self.search_base(r_dir, int(n)))
+        cands = list(self.search_base(r_dir, int(k) * self.overfetch))
         if not cands:
-            return []
+            return [], []
         missing = [c.id for c in cands if c.vector is None]
         if missing:
-            if not self._store_order_ok:
-                raise StoreError(
-                    f"the base store returned no vectors for {len(missing)} candidate(s) "
-                    f"(e.g. {missing[:3]}), so the view cannot be re-ranked exactly; pass a "
-                    "vector_lookup that returns the stored base vectors"
-                )
-            return [
-                self._hit(c, c.score if c.score is not None else float("nan")) for c in cands[:k]
-            ]
+            raise StoreError(
+                f"the base store returned no vectors for {len(missing)} candidate(s) "
+                f"(e.g. {missing[:3]}), so the view cannot be re-ranked exactly; pass a "
+                "vector_lookup that returns the stored base vectors"
+            )
         X = np.stack([np.asarray(c.vector, dtype=np.float64) for c in cands])
-        scores = self._scores(q, X)
+        qv = self.blend.vectors(q[None, :], self.metric)[0]
+        V = self.blend.vectors(X, self.metric)
+        scores = V @ qv
         order = np.argsort(-scores, kind="stable")[:k]
-        return [self._hit(cands[i], float(scores[i])) for i in order]
-
-    def _hit(self, c: Candidate, score: float) -> SearchHit:
-        return SearchHit(
-            id=c.id,
-            document=c.document,
-            metadata=dict(c.metadata or {}),
-            score=score,
-            view=self.view,
-        )
-
-
-def _blend_label(parts: Mapping[str | None, BlendPart]) -> str | None:
-    """How hits name a blend: as ``view_label`` in the engine (one part: its name)."""
-    if len(parts) == 1:
-        return next(iter(parts))
-    return "+".join(f"{k or 'generic'}*{w:g}" for k, (_, w) in parts.items())
+        hits = [
+            SearchHit(
+                id=cands[i].id,
+                document=cands[i].document,
+                metadata={k: v for k, v in (cands[i].metadata or {}).items() if k != REV_KEY},
+                score=float(scores[i]),
+                view=self.view,
+                vector=V[i].astype(np.float32) if with_vectors else None,
+            )
+            for i in order
+        ]
+        return hits, [cands[i] for i in order]
 
 
 def array_search_base(

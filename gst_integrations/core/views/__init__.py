@@ -1,7 +1,6 @@
-"""Views over a vector store: the engine, its catalogue, the on-device index and filters."""
+"""Materialised views over a vector store: the engine, its rows, view matrices and filters."""
 
-from gst_integrations.core.views.engine import RefreshStats, ViewEngine
-from gst_integrations.core.views.index import ViewIndex
+from gst_integrations.core.views.engine import EngineOptions, RefreshStats, ViewEngine
 from gst_integrations.core.views.source import ArraySource, Page, VectorSource
 
-__all__ = ["ArraySource", "Page", "RefreshStats", "VectorSource", "ViewEngine", "ViewIndex"]
+__all__ = ["ArraySource", "EngineOptions", "Page", "RefreshStats", "VectorSource", "ViewEngine"]

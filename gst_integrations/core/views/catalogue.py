@@ -74,3 +74,25 @@ class Catalogue:
             ok = where_document_mask([self.docs[r] for r in rows], where_document)
             mask[rows[~ok]] = False
         return mask
+
+
+class StoreCatalogue:
+    """Documents and metadata read from the store, for the rows a search returns
+    (``catalogue="store"``: nothing held in memory; filters run in the store)."""
+
+    def __init__(self, source: Any) -> None:
+        self.source = source
+
+    def rows(self, ids: list[str]) -> dict[str, tuple[str | None, dict[str, Any]]]:
+        """id -> (document, metadata) of the ids the store still holds."""
+        page = self.source.get(ids, include_documents=True)
+        return {
+            i: (d, {k: v for k, v in (m or {}).items() if k != REV_KEY})
+            for i, d, m in zip(page.ids, page.documents, page.metadatas, strict=True)
+        }
+
+    def ids_where(self, where: Any, where_document: Any) -> set[str] | None:
+        """Ids passing the filters, evaluated by the store (None: no filter)."""
+        if not (where or where_document):
+            return None
+        return self.source.ids_where(where or None, where_document or None)

@@ -8,6 +8,7 @@ an unknown encoder, which later warns instead of refusing).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -97,3 +98,20 @@ def fit_view(
         else:
             y = list(labeler.label(instruction, [d or "" for d in docs]))
     return fit_head(instruction, X, y, encoder=fingerprint, name=name, **options)
+
+
+def instruction_first(first: Any, second: Any) -> tuple[str, Any]:
+    """(instruction, store) of a framework ``fit_view`` call.
+
+    Every ``fit_view`` takes the instruction first, as ``fit_head`` does. The older
+    ``fit_view(store, instruction)`` order still works, with a ``DeprecationWarning``.
+    """
+    if isinstance(first, str) or not isinstance(second, str):
+        return first, second
+    warnings.warn(
+        "fit_view(store, instruction) is deprecated: pass the instruction first, "
+        "fit_view(instruction, store, ...)",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+    return second, first

@@ -21,9 +21,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from tqdm.auto import tqdm
-
 from gst_integrations.core.errors import DimensionMismatchError
+from gst_integrations.core.feedback import progress
 from gst_integrations.core.views.rows import RowTable
 from gst_integrations.core.views.source import Page, VectorSource
 
@@ -82,17 +81,15 @@ def read_changes(
     revision: int | None,
     full: bool,
     page_size: int,
-    show_progress: bool = False,
+    show_progress: bool | None = None,
 ) -> Changes:
     """What to apply to ``table`` to match ``source`` now (``table`` None: load everything)."""
     started = time.time_ns()
     if table is None:
         total = source.count()
-        bar = tqdm(
-            total=total,
-            desc="read store",
-            unit="row",
-            disable=not show_progress or total < 10 * page_size,
+        # A bar for reads of about two seconds or more (tens of thousands of rows).
+        bar = progress(
+            total=total, desc="read store", unit="row", show=show_progress, min_total=20_000
         )
         pages = []
         for page in source.iter_pages(page_size):

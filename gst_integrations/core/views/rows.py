@@ -9,30 +9,18 @@ engine's lock, and only for as long as a scatter of the changed rows takes.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
-from gst_integrations.core.heads.head import Head
 from gst_integrations.core.views.catalogue import Catalogue
+
+if TYPE_CHECKING:
+    from gst_integrations.core.views.matrices import ViewMatrix
 
 #: Key of the generic (base-vector) view.
 GENERIC = None
-
-
-@dataclass
-class ViewMatrix:
-    """One materialised view: its head (None: generic) and its row-aligned matrix."""
-
-    head: Head | None
-    #: (capacity, z), unit rows for "cosine"; for a low-rank view (capacity, r + 1): the rows
-    #: hold A x and the view norm |W x| (``core.views.low_rank``), scored with the base matrix.
-    matrix: torch.Tensor
-    metric: str
-    #: (A on the device, c) when WᵀW = c I + AᵀA with a small A; None: a full view matrix.
-    low_rank: tuple[torch.Tensor, float] | None = None
 
 
 def _grow(t: torch.Tensor, capacity: int) -> torch.Tensor:
@@ -84,7 +72,8 @@ class RowTable:
         if self.base is not None:
             out["base matrix"] = self.base.numel() * self.base.element_size()
         for key, vm in self.views.items():
-            out[f"view {key or '(generic)'}"] = vm.matrix.numel() * vm.matrix.element_size()
+            if vm.matrix.numel():  # the generic view over the base matrix holds nothing
+                out[f"view {key or '(generic)'}"] = vm.matrix.numel() * vm.matrix.element_size()
         out["rows (ids, signatures)"] = (
             self.alive.nbytes + self.signatures.nbytes + sum(len(i or "") + 49 for i in self.ids)
         )

@@ -23,11 +23,9 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from gst_integrations.core.encoders.fingerprint import EncoderFingerprint
+from gst_integrations.core.hits import REV_KEY
 from gst_integrations.core.validation import as_float32_matrix
 from gst_integrations.core.views.filters import matches_where, matches_where_document
-
-#: Metadata key of a row's revision: an int that grows with every write of the row.
-REV_KEY = "gst_rev"
 
 
 def new_revision() -> int:

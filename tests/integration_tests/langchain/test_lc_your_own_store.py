@@ -62,7 +62,7 @@ def test_the_query_path_differs_and_is_fingerprinted(asymmetric) -> None:
 
 def test_generic_view_ranks_exactly_as_the_store(store, asymmetric) -> None:
     labels = dict(zip(reviews().ids, reviews().facets["condition"], strict=True))
-    head = fit_view(store, "Which condition is the patient treating?", labels=labels)
+    head = fit_view("Which condition is the patient treating?", store, labels=labels)
     retriever = GSTRetriever.from_chroma(store, {"condition": head}, k=5)
     for q in QUERIES:
         ours = [d.id for d in retriever.invoke(q)]
@@ -87,11 +87,14 @@ def test_sentence_transformers_prompts_are_the_query_path() -> None:
 
 
 def test_fit_view_from_the_store_records_its_fingerprint(store, tmp_path) -> None:
-    head = fit_view(store, "Which condition is the patient treating?", labels="condition")
+    head = fit_view("Which condition is the patient treating?", store, labels="condition")
+    with pytest.warns(DeprecationWarning, match="instruction first"):
+        old_order = fit_view(store, "Which condition is the patient treating?", labels="condition")
+    assert old_order.instruction == head.instruction
     assert head.card["encoder_known"] and head.fingerprint.asymmetric
     head = load_head(head.save(tmp_path / "h"))
     head.check_encoder(store.embeddings)  # its own encoder is accepted after a round trip
     with pytest.raises(InvalidLabelsError, match="not in the store"):
-        fit_view(store, "x", labels={"nope-1": "a", "nope-2": "b"})
+        fit_view("x", store, labels={"nope-1": "a", "nope-2": "b"})
     with pytest.raises(InvalidLabelsError, match="metadata key 'nope'"):
         fit_view(store, "x", labels="nope")

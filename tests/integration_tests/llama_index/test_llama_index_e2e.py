@@ -28,6 +28,7 @@ from gst_integrations.core.errors import (
     UnknownViewError,
 )
 from gst_integrations.core.heads.store import HeadStore
+from gst_integrations.core.search import QuerySideBackend
 from gst_integrations.core.views.filters import FilterError
 from gst_integrations.llama_index import (
     GSTEmbedding,
@@ -63,9 +64,9 @@ def test_nodes_are_rebuilt_as_llama_index_wrote_them(li_retriever, li_data) -> N
     for n in nodes:
         assert n.node.node_id in text_by_id
         assert n.node.get_content() == text_by_id[n.node.node_id]
-        assert set(n.node.metadata) >= {"condition", "rating", "gst_view"}
-        assert n.node.metadata["gst_view"] == "condition"
-        assert "gst_view" in n.node.excluded_llm_metadata_keys
+        assert set(n.node.metadata) >= {"condition", "rating"}
+        assert n.view == "condition"
+        assert "gst_view" not in n.node.metadata  # the stored node, unchanged
         assert n.node.ref_doc_id is None or isinstance(n.node.ref_doc_id, str)
     scores = [n.score for n in nodes]
     assert scores == sorted(scores, reverse=True)
@@ -123,7 +124,7 @@ def test_held_out_reviews_find_their_facet_in_its_view(li_retriever, li_data, li
 def test_base_search_without_a_view(li_retriever) -> None:
     nodes = li_retriever.retrieve(QUERY)
     assert len(nodes) == 10
-    assert all(n.node.metadata["gst_view"] is None for n in nodes)
+    assert all(n.view is None for n in nodes)
 
 
 def test_similarity_top_k_per_call_and_with_view(li_retriever) -> None:
@@ -137,7 +138,7 @@ def test_similarity_top_k_per_call_and_with_view(li_retriever) -> None:
 
 async def test_aretrieve(li_retriever) -> None:
     nodes = await li_retriever.aretrieve(QUERY, view="rating", similarity_top_k=5)
-    assert len(nodes) == 5 and all(n.node.metadata["gst_view"] == "rating" for n in nodes)
+    assert len(nodes) == 5 and all(n.view == "rating" for n in nodes)
 
 
 def test_views_share_cached_query_vectors(li_retriever, li_embed) -> None:
@@ -217,7 +218,7 @@ def test_a_retriever_tool_per_view(li_retriever) -> None:
     assert "negative" in tools[1].metadata.description
     out = tools[1].call(QUERY)
     assert len(out.raw_output) == 3
-    assert all(n.node.metadata["gst_view"] == "rating" for n in out.raw_output)
+    assert all(n.view == "rating" for n in out.raw_output)
     assert out.raw_output[0].node.get_content()[:30] in out.content
 
 
@@ -240,7 +241,7 @@ def test_router_picks_the_view_from_instructions(li_retriever, question: str, vi
     )
     nodes = router.retrieve(question)
     assert len(nodes) == 4
-    assert {n.node.metadata["gst_view"] for n in nodes} == {view}
+    assert {n.view for n in nodes} == {view}
 
 
 def test_query_engine_answers_with_sources_from_the_view(li_retriever, local_li_llm) -> None:
@@ -250,7 +251,7 @@ def test_query_engine_answers_with_sources_from_the_view(li_retriever, local_li_
     answer = str(response).strip()
     assert answer and "Context information" not in answer  # an answer, not the prompt echoed
     assert len(response.source_nodes) == 3
-    assert {n.node.metadata["gst_view"] for n in response.source_nodes} == {"rating"}
+    assert {n.view for n in response.source_nodes} == {"rating"}
     routed = view_query_engine(
         li_retriever,
         route=True,
@@ -259,7 +260,7 @@ def test_query_engine_answers_with_sources_from_the_view(li_retriever, local_li_
         selector=view_selector(li_retriever),  # 135M cannot pick a view reliably: embeddings do
     )
     response = routed.query("Which condition is the patient treating? Reviews about insomnia.")
-    assert {n.node.metadata["gst_view"] for n in response.source_nodes} == {"condition"}
+    assert {n.view for n in response.source_nodes} == {"condition"}
 
 
 # -- query-side path over any LlamaIndex vector store -------------------------------------
@@ -270,10 +271,10 @@ def test_query_side_over_simple_vector_store(cookbook, li_data, li_embed, li_hea
     assert isinstance(simple.vector_store, SimpleVectorStore)
     assert li_embed.n_encoded == before  # the same texts: served by the cache
     qs = GSTRetriever.from_index(simple, li_heads, similarity_top_k=10, metric="cosine")
-    assert qs.engine is None  # nothing materialised
+    assert isinstance(qs.engine, QuerySideBackend)  # nothing materialised
     for view in ("condition", "rating"):
         got = qs.retrieve(QUERY, view=view)
-        assert all(n.node.metadata["gst_view"] == view for n in got)
+        assert all(n.view == view for n in got)
         want = li_retriever.retrieve(QUERY, view=view)
         overlap = {n.node.node_id for n in got} & {n.node.node_id for n in want}
         assert len(overlap) >= 8, (view, len(overlap))
@@ -292,7 +293,7 @@ def test_query_side_over_the_chroma_index(li_index, li_heads, li_retriever) -> N
     qs = GSTRetriever.from_index(
         li_index, li_heads, query_side=True, similarity_top_k=10, overfetch=10, metric="cosine"
     )
-    assert qs.engine is None
+    assert isinstance(qs.engine, QuerySideBackend)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # candidates carry their vectors: no fallback
         warnings.filterwarnings("ignore", message="a cosine view on the query-side")
@@ -387,10 +388,7 @@ def test_cookbook_runs_offline(cookbook, li_cache, tmp_path, capsys) -> None:
     # A blend answers the question that mixes facets, with spread scores too.
     blend_block = out.split("view={'condition': 0.6, 'rating': 0.4, None: 0.2}] top 10")[1]
     assert "majority: condition=Acne" in blend_block.split("score spread")[0]
-    assert all(
-        n.node.metadata["gst_view"] == "condition*0.6+generic*0.2"
-        for n in result["blended"]
-    )
+    assert all(n.view == "condition*0.6+generic*0.2" for n in result["blended"])
     assert result["spread"]["blend"] > 0.01
     negatives = out.split("[view=condition, rating == negative]")[1].split("routed")[0]
     assert "majority: condition=Depression, rating=negative" in negatives

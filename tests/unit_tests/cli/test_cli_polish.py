@@ -1,5 +1,5 @@
 """`gst --version`, help text and shown defaults on every option, --family choices from the
-registry, "did you mean" for views, no stray databases, no weight-loading bars."""
+registry, no stray databases, no weight-loading bars."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 from gst_integrations.cli.common import HelpFormatter
 from gst_integrations.cli.main import build_parser, main
-from gst_integrations.core.errors import StoreError, UnknownViewError, did_you_mean
+from gst_integrations.core.errors import StoreError
 from gst_integrations.core.heads.families import HEAD_FAMILIES
 
 
@@ -50,20 +50,6 @@ def test_family_lists_the_registered_families(tmp_path, capsys) -> None:
                  "--data", str(data), "--label-col", "label", "--family", "lda_mx"])  # fmt: skip
     err = capsys.readouterr().err
     assert code == 2 and "invalid choice: 'lda_mx'" in err and "'lda_mix'" in err
-
-
-def test_unknown_view_suggests_the_closest_names() -> None:
-    err = UnknownViewError.for_name("conditon", ["rating", "condition", "conditions"])
-    assert str(err) == (
-        "unknown view 'conditon'; did you mean 'condition' or 'conditions'? "
-        "known views: condition, conditions, rating"
-    )
-    assert isinstance(err, KeyError)
-    assert str(UnknownViewError.for_name("zzz", ["rating"])) == (
-        "unknown view 'zzz'; known views: rating"
-    )
-    assert did_you_mean("ratng", ["rating"]) == "did you mean 'rating'?"
-    assert did_you_mean("x", []) == ""
 
 
 def test_opening_a_folder_without_chroma_creates_nothing(tmp_path, capsys) -> None:

@@ -262,7 +262,7 @@ def test_a_user_vector_lookup_serves_any_store(store, heads, cached) -> None:
         got = r.invoke(QUERY, view=view)
         assert [d.id for d in got] == exact_top(heads, cached, view, 5)
     # k * overfetch candidates (at most the whole store), one call per search
-    assert calls == [min(5 * r.overfetch, len(store.store))] * 2
+    assert calls == [min(5 * r.engine.overfetch, len(store.store))] * 2
 
     def short(docs):
         return np.zeros((len(docs) - 1, DIM))

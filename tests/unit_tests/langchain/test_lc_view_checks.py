@@ -37,12 +37,12 @@ def test_a_non_linear_head_names_its_view() -> None:
 
 
 def test_checks_are_cached_across_configurable_rebuilds(monkeypatch) -> None:
-    import gst_integrations.core.heads.compat as compat
+    import gst_integrations.core.search.backend as backend
 
     checks: list[str] = []
-    real_side = compat.check_query_side
+    real_side = backend.check_query_side
     monkeypatch.setattr(
-        compat, "check_query_side", lambda h, v, w: (checks.append(v), real_side(h, v, w))
+        backend, "check_query_side", lambda h, v, w: (checks.append(v), real_side(h, v, w))
     )
     retriever = GSTVectorStoreRetriever(vectorstore=in_memory_store(), heads=heads(), k=2)
     chain = retriever.as_configurable()

@@ -241,12 +241,14 @@ def test_other_pydantic_stores_are_read_through_get_nodes(index, embed) -> None:
 
 
 # -- stores whose vectors cannot be read --------------------------------------------------
-def test_cosine_view_without_vectors_is_a_clear_error(index, heads, embed) -> None:
-    qs = GSTRetriever.from_vector_store(no_vector_store(index), heads, embed, metric="cosine")
-    with pytest.raises(StoreError, match=r"NoVectorStore.*cosine view.*vector_lookup="):
-        qs.retrieve(QUERY, view="colour")
-    # the base vectors need no re-rank: the store's own order
-    assert len(qs.retrieve(QUERY)) == 4
+@pytest.mark.parametrize("metric", ["cosine", "ip"])
+def test_a_store_whose_vectors_cannot_be_read_is_a_clear_error(index, heads, embed, metric):
+    """One rule for every view and metric: no re-rank without the stored vectors, and the
+    store's own (approximate) order is never passed off as the view's."""
+    qs = GSTRetriever.from_vector_store(no_vector_store(index), heads, embed, metric=metric)
+    for view in ("colour", None, {"colour": 0.5, None: 0.5}):
+        with pytest.raises(StoreError, match=r"NoVectorStore.*vector_lookup="):
+            qs.retrieve(QUERY, view=view)
 
 
 @pytest.mark.parametrize("kind", ["private attribute", "whole store"])
@@ -258,9 +260,13 @@ def test_pymongo_like_objects_get_the_clear_error_not_a_crash(index, heads, embe
     else:
         assert callable(store._collection) and callable(store.store) and callable(store.get)
     assert vl.adapter_for(Mongoish()) is None
-    qs = GSTRetriever.from_vector_store(store, heads, embed, metric="cosine")
-    with pytest.raises(StoreError, match="vector_lookup"):
-        qs.retrieve(QUERY, view="colour")
+    if kind == "whole store":  # no vectors to be had from this type: refused when built
+        with pytest.raises(StoreError, match="vector_lookup"):
+            GSTRetriever.from_vector_store(store, heads, embed, metric="cosine")
+    else:
+        qs = GSTRetriever.from_vector_store(store, heads, embed, metric="cosine")
+        with pytest.raises(StoreError, match="vector_lookup"):
+            qs.retrieve(QUERY, view="colour")
     with pytest.raises(TypeError, match="ChromaVectorStore"):
         GSTRetriever.from_chroma(store, heads, embed)
 
@@ -290,7 +296,7 @@ def test_a_user_vector_lookup_makes_the_re_rank_exact(index, heads, embed) -> No
     bad = GSTRetriever.from_vector_store(
         no_vector_store(index), heads, embed, vector_lookup=lambda ns: [[0.0] * DIM]
     )
-    with pytest.raises(StoreError, match="one row per node"):
+    with pytest.raises(StoreError, match="one row per"):
         bad.retrieve(QUERY, view="colour")
 
 

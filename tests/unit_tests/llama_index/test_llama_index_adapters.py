@@ -28,6 +28,7 @@ from llama_index.core.vector_stores import (
 
 from gst_integrations import as_encoder, fit_head
 from gst_integrations.core.errors import EncoderMismatchError, UnknownViewError
+from gst_integrations.core.search import QuerySideBackend
 from gst_integrations.core.views.engine import ViewEngine
 from gst_integrations.core.views.filters import FilterError
 from gst_integrations.core.views.source import ArraySource
@@ -207,7 +208,8 @@ def test_retriever_switches_views_per_call(retriever) -> None:
     by_shape = retriever.retrieve(q, view="shape")
     assert all(n.node.metadata["colour"] == "red" for n in by_colour)
     assert all(n.node.metadata["shape"] == "round" for n in by_shape)
-    assert {n.node.metadata["gst_view"] for n in by_colour} == {"colour"}
+    assert {n.view for n in by_colour} == {"colour"}
+    assert "gst_view" not in by_colour[0].node.metadata  # node identity is the same in every view
     assert retriever.view is None and len(retriever.retrieve(q)) == 6
     assert len(retriever.retrieve(q, view="shape", similarity_top_k=2)) == 2
 
@@ -236,7 +238,7 @@ def test_query_side_over_simple_vector_store(corpus, embed, retriever) -> None:
     qs = GSTRetriever.from_index(
         index, retriever.engine.heads, similarity_top_k=6, overfetch=10, metric="cosine"
     )
-    assert qs.engine is None and qs.views() == ["colour", "shape"]
+    assert isinstance(qs.engine, QuerySideBackend) and qs.views() == ["colour", "shape"]
     for view in ("colour", "shape"):
         got = qs.retrieve("a green square thing", view=view)
         want = retriever.retrieve("a green square thing", view=view)
@@ -257,7 +259,7 @@ def test_blends_materialised_and_query_side(corpus, embed, retriever) -> None:
         for v in ("colour", "shape", None)
     }
     got = retriever.retrieve(q, view=blend)
-    assert got[0].node.metadata["gst_view"] == "colour*0.6+shape*0.3+generic*0.1"
+    assert got[0].view == "colour*0.6+shape*0.3+generic*0.1"
     for n in got:
         want = sum(w * single[v][n.node.node_id] for v, w in blend.items())
         assert n.score == pytest.approx(want, abs=1e-5)
@@ -306,10 +308,10 @@ def test_router_selectors(retriever) -> None:
     assert isinstance(view_selector(retriever, llm=PickSecond()), LLMSingleSelector)
     router = view_router_retriever(retriever, llm=PickSecond(), similarity_top_k=3)
     nodes = router.retrieve("anything")
-    assert len(nodes) == 3 and {n.node.metadata["gst_view"] for n in nodes} == {"shape"}
+    assert len(nodes) == 3 and {n.view for n in nodes} == {"shape"}
     offline = view_router_retriever(retriever, similarity_top_k=3, llm=MockLLM())
     nodes = offline.retrieve("What colour is the thing? red")
-    assert {n.node.metadata["gst_view"] for n in nodes} == {"colour"}
+    assert {n.view for n in nodes} == {"colour"}
 
 
 def test_query_engine(retriever) -> None:
@@ -368,7 +370,8 @@ def test_router_and_query_engine_never_fall_back_to_a_mock_llm(retriever, monkey
     monkeypatch.setattr("llama_index.core.settings.resolve_llm", lambda *a, **k: no_default_llm())
     with pytest.raises(GSTError, match="Settings.llm"):
         view_query_engine(retriever, view="colour")
-    with pytest.raises(GSTError, match="needs an LLM"):
-        view_router_retriever(retriever)
+    router = view_router_retriever(retriever)  # no LLM needed: the embedding selector
+    assert type(router._selector).__name__ == "EmbeddingSingleSelector"
+    assert router.retrieve("a blue thing")
     monkeypatch.setattr(Settings, "_llm", PickSecond())  # the globally configured LLM is used
     assert view_query_engine(retriever, view="colour")._response_synthesizer._llm is Settings.llm
