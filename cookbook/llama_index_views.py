@@ -41,7 +41,7 @@ from llama_index.core.schema import TextNode  # noqa: E402
 from llama_index.vector_stores.chroma import ChromaVectorStore  # noqa: E402
 
 from gst_integrations import fit_head  # noqa: E402
-from gst_integrations.cli.main import feasibility_line  # noqa: E402
+from gst_integrations.core.heads import feasibility_summary  # noqa: E402
 from gst_integrations.core.heads.store import HeadStore  # noqa: E402
 from gst_integrations.evaluation.datasets import load_drug_reviews  # noqa: E402
 from gst_integrations.llama_index import (  # noqa: E402
@@ -113,7 +113,7 @@ def fit_views(corpus: Any, embed: GSTEmbedding, root: str | Path, **head_options
             **head_options,
         )  # fmt: skip
         heads.save(name, head)
-        print(f"view {name!r}: {feasibility_line(head)}")
+        print(f"view {name!r}: {feasibility_summary(head)}")
     return heads
 
 

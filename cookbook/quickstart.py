@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import sys
 
-from gst_integrations.cli.quickstart import main
+from gst_integrations.evaluation.quickstart import main
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))

@@ -5,6 +5,9 @@ Core names are importable from here. The framework adapters live in
 ``gst_integrations.stores``, and label construction in ``gst_integrations.labels``.
 """
 
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _version
+
 from gst_integrations.core import (
     EncoderFingerprint,
     GSTError,
@@ -23,7 +26,10 @@ from gst_integrations.core.views.engine import RefreshStats, ViewEngine
 from gst_integrations.core.views.fit import fit_view
 from gst_integrations.core.views.source import ArraySource, VectorSource
 
-__version__ = "0.1.0"
+try:  # the version is written once, in pyproject.toml
+    __version__ = _version("gst-integrations")
+except PackageNotFoundError:  # a source tree that was never installed
+    __version__ = "0+unknown"
 
 __all__ = [
     "ArraySource",

@@ -1,5 +1,5 @@
-"""The ``gst`` command-line tool (``gst --help``); entry point ``gst_integrations.cli.main``."""
+"""The ``gst`` command-line tool (``gst --help``).
 
-from gst_integrations.cli.main import main
-
-__all__ = ["main"]
+Entry point ``gst_integrations.cli.main:main``; one module per command in
+``gst_integrations.cli.commands``. ``python -m gst_integrations.cli`` runs it too.
+"""

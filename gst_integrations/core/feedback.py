@@ -7,16 +7,19 @@
   ``warn_once`` does so once per key and process (``reset_warnings`` forgets the keys).
 * ``progress`` is the one progress-bar rule: a bar for work that can take more than about
   two seconds, unless switched off with ``show_progress=False`` or ``GST_PROGRESS=0``.
+  ``quiet_weight_loading`` hides transformers' "Loading weights" bar while the package
+  loads a model of its own (well under two seconds), leaving the user's own loads alone.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
 import threading
 import warnings
-from collections.abc import Hashable, Iterable
+from collections.abc import Hashable, Iterable, Iterator
 from typing import Any, TypeVar
 
 from tqdm.auto import tqdm
@@ -28,6 +31,7 @@ __all__ = [
     "logger",
     "progress",
     "progress_enabled",
+    "quiet_weight_loading",
     "reset_warnings",
     "user_stacklevel",
     "warn",
@@ -122,3 +126,26 @@ def progress(
         size = len(iterable)  # type: ignore[arg-type]
     disable = not progress_enabled(show) or (size is not None and size < min_total)
     return tqdm(iterable, total=total, desc=desc, unit=unit, disable=disable, leave=False)
+
+
+@contextlib.contextmanager
+def quiet_weight_loading() -> Iterator[None]:
+    """Hide transformers' progress bars (its "Loading weights" bar) inside the block only,
+    and restore its and huggingface_hub's switches afterwards."""
+    try:
+        from huggingface_hub.utils import are_progress_bars_disabled, disable_progress_bars
+        from transformers.utils import logging as hf_logging
+    except ImportError:  # no transformers: nothing prints such a bar
+        yield
+        return
+    if not hf_logging.is_progress_bar_enabled():
+        yield
+        return
+    hub_was_disabled = are_progress_bars_disabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        hf_logging.enable_progress_bar()
+        if hub_was_disabled:
+            disable_progress_bars()

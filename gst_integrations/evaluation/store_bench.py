@@ -157,7 +157,8 @@ def bench_store(
         _, warm = _timed(lambda: engine.search_by_vector(q[0], "b", k=10))
         engine.register("a", _linear_head(3))  # a refit of view a
         _, refit = _timed(lambda: engine.search_by_vector(q[0], "a", k=10))
-        transform_alone = _timed(lambda: heads["b"].transform_tensor(engine._table.base[:n]))[1]
+        base = torch.from_numpy(engine.view_matrix(None)[1]).to(engine.device)  # public rows
+        transform_alone = _timed(lambda: heads["b"].transform_tensor(base[:n]))[1]
         reencode = n / encode_rate
         alone = _latencies(engine, "b", q)
         none_s = engine.refresh().seconds

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from gst_integrations.cli.quickstart import VIEWS, run
+from gst_integrations.evaluation.quickstart import VIEWS, run
 
 pytestmark = pytest.mark.integration
 

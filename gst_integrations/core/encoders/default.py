@@ -6,6 +6,7 @@ import os
 from functools import lru_cache
 
 from gst_integrations.core.encoders import SentenceTransformerEncoder
+from gst_integrations.core.feedback import quiet_weight_loading
 
 DEFAULT_ENCODER_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 
@@ -24,5 +25,6 @@ def default_encoder(device: str = "cpu") -> SentenceTransformerEncoder:
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     from sentence_transformers import SentenceTransformer
 
-    model = SentenceTransformer(default_model_path(), device=device, local_files_only=True)
+    with quiet_weight_loading():  # a 90 MB model loads in well under a second
+        model = SentenceTransformer(default_model_path(), device=device, local_files_only=True)
     return SentenceTransformerEncoder(model, name=DEFAULT_ENCODER_NAME)

@@ -12,13 +12,13 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from gst_integrations.core.device import resolve_device
 from gst_integrations.core.encoders.base import BaseEncoder
 from gst_integrations.core.encoders.coerce import as_encoder
 from gst_integrations.core.encoders.fingerprint import EncoderFingerprint
 from gst_integrations.core.errors import InvalidLabelsError
+from gst_integrations.core.feedback import progress
 from gst_integrations.core.heads.families import (
     CLOSED_FORM_FAMILIES,
     HeadModule,
@@ -95,7 +95,7 @@ def fit_head(
     encoder: Any = None,
     name: str | None = None,
     device: Any = "auto",
-    show_progress: bool = False,
+    show_progress: bool | None = None,
     module: torch.nn.Module | None = None,
     **options: Any,
 ) -> Head:
@@ -239,7 +239,7 @@ def _fit_trained(
     opts: HeadOptions,
     encoder: torch.nn.Module,
     name: str | None,
-    show_progress: bool,
+    show_progress: bool | None,
 ) -> tuple[torch.nn.Module, dict[str, Any]]:
     """Gradient training with a seeded split; early stopping restores a copy of the best state."""
     dev = Xt.device
@@ -260,7 +260,9 @@ def _fit_trained(
     best_val, best_epoch, stale, epoch = float("inf"), 0, 0, 0
     train_t = torch.from_numpy(train_idx)
     val_t = torch.from_numpy(val_idx).to(dev)
-    bar = tqdm(range(opts.max_epochs), desc=f"fit {name or 'head'}", disable=not show_progress)
+    bar = progress(
+        range(opts.max_epochs), desc=f"fit {name or 'head'}", unit="epoch", show=show_progress
+    )
     for epoch in bar:
         module.train()
         order = train_t[torch.randperm(len(train_t), generator=generator)].to(dev)

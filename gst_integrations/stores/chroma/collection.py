@@ -20,6 +20,9 @@ from gst_integrations.core.errors import EncoderMismatchError, StoreError
 
 FP_JSON = "gst_encoder_fingerprint"
 
+#: The file an embedded (``PersistentClient``) Chroma database keeps in its directory.
+CHROMA_DB_FILE = "chroma.sqlite3"
+
 
 FP_NAME = "gst_encoder_name"
 
@@ -73,6 +76,18 @@ def settable_metadata(metadata: dict[str, Any] | None) -> dict[str, Any]:
     return {k: v for k, v in (metadata or {}).items() if not k.startswith("hnsw:")}
 
 
+def _require_database(name: str, path: str | os.PathLike[str] | None) -> None:
+    """StoreError, before any client touches the directory, when it holds no Chroma database."""
+    db_dir = os.fspath(path or "./chroma")
+    if os.path.isfile(os.path.join(db_dir, CHROMA_DB_FILE)):
+        return
+    why = "does not exist" if not os.path.exists(db_dir) else f"holds no {CHROMA_DB_FILE}"
+    raise StoreError(
+        f"no Chroma database at {db_dir!r} (it {why}); pass create=True to create "
+        f"collection {name!r} there"
+    )
+
+
 def open_chroma_collection(
     name: str,
     path: str | os.PathLike[str] | None = None,
@@ -86,8 +101,12 @@ def open_chroma_collection(
     """Open (or with ``create=True`` create) a collection without any embedding function.
 
     With ``encoder_fingerprint`` a new collection records it, and an existing collection
-    that recorded another encoder raises ``EncoderMismatchError``.
+    that recorded another encoder raises ``EncoderMismatchError``. Opening (not creating)
+    from an embedded directory that holds no Chroma database raises ``StoreError`` and
+    leaves the directory as it was (a ``PersistentClient`` would create a database there).
     """
+    if client is None and host is None and not create:
+        _require_database(name, path)
     client = client if client is not None else chroma_client(path, host, port)
     fp = (
         EncoderFingerprint.from_dict(encoder_fingerprint)

@@ -5,13 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from tqdm.auto import tqdm
-
 from gst_integrations.core.encoders.cache import CachedEncoder
 from gst_integrations.core.encoders.fingerprint import EncoderFingerprint
 from gst_integrations.core.errors import EncoderMismatchError
+from gst_integrations.core.feedback import progress
 from gst_integrations.core.views.source import REV_KEY, new_revision
 from gst_integrations.stores.chroma.collection import read_fingerprint, record_fingerprint
+
+#: Texts that take about two seconds to encode on a CPU: fewer get no progress bar.
+PROGRESS_MIN_TEXTS = 256
 
 
 def embed_into_chroma(
@@ -21,7 +23,7 @@ def embed_into_chroma(
     metadatas: Sequence[dict[str, Any] | None] | None = None,
     encoder: Any = None,
     batch_size: int = 256,
-    show_progress: bool = False,
+    show_progress: bool | None = None,
 ) -> int:
     """Embed texts once with the base encoder (through its cache) and upsert them.
 
@@ -30,7 +32,8 @@ def embed_into_chroma(
 
     Records the encoder fingerprint in the collection metadata; a collection that recorded
     another encoder raises ``EncoderMismatchError`` before anything is written. Returns the
-    number of rows written.
+    number of rows written. A progress bar shows from ``PROGRESS_MIN_TEXTS`` texts on,
+    unless ``show_progress=False`` or ``GST_PROGRESS=0``.
     """
     texts, ids = list(texts), [str(i) for i in ids]
     if len(texts) != len(ids) or (metadatas is not None and len(metadatas) != len(ids)):
@@ -54,7 +57,13 @@ def embed_into_chroma(
     else:
         record_fingerprint(collection, fp)
     written = 0
-    bar = tqdm(total=len(ids), desc=f"embed into {collection.name}", disable=not show_progress)
+    bar = progress(
+        total=len(ids),
+        desc=f"embed into {collection.name}",
+        unit="text",
+        show=show_progress,
+        min_total=PROGRESS_MIN_TEXTS,
+    )
     for s in range(0, len(ids), batch_size):
         chunk = slice(s, s + batch_size)
         vecs = enc.encode(texts[chunk])

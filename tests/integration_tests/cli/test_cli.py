@@ -8,13 +8,19 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from gst_integrations.cli.main import _stratified_limit, main
+from gst_integrations.cli.main import main
+from gst_integrations.evaluation.jobs import stratified_limit
 
 pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[3]
 
 N = 90
 FAKE_LLM = """
@@ -74,7 +80,7 @@ def assert_clean_error(code: int, err: str, *needles: str) -> None:
 def work(tmp_path_factory: pytest.TempPathFactory, drug_reviews) -> dict[str, Path]:
     """CSV + JSONL files of the sample, a fitted head and an embedded Chroma collection."""
     root = tmp_path_factory.mktemp("cli")
-    corpus = drug_reviews.subset(_stratified_limit(drug_reviews.facets["condition"], N, 0))
+    corpus = drug_reviews.subset(stratified_limit(drug_reviews.facets["condition"], N, 0))
     csv_path = root / "reviews.csv"
     with csv_path.open("w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
@@ -256,6 +262,24 @@ def test_unknown_view(work, capsys) -> None:
     code, _, err = run(capsys, "map", *store_args(work), "--view", "nope", "--color-by",
                        "rating", "--out", work["root"] / "x.png")  # fmt: skip
     assert_clean_error(code, err, "unknown view 'nope'")
+    code, _, err = run(capsys, "query", *store_args(work), "--view", "conditon", "anything")
+    assert_clean_error(code, err, "unknown view 'conditon' (did you mean 'condition'?)")
+    code, _, err = run(capsys, "map", *store_args(work), "--view", "Condition", "--color-by",
+                       "rating", "--out", work["root"] / "x.png")  # fmt: skip
+    assert_clean_error(code, err, "unknown view 'Condition' (did you mean 'condition'?)")
+
+
+def test_no_weight_loading_bar_when_the_cli_loads_the_encoder(work) -> None:
+    """A fresh `gst query` process loads the encoder: our bars may show, transformers' not."""
+    env = {**os.environ, "GST_PROGRESS": "1", "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "gst_integrations.cli", "query", *store_args(work),
+         "--view", "condition", "I could not sleep at all", "-k", "2"],
+        capture_output=True, text=True, env=env, timeout=300, cwd=work["root"],
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "2 result(s)" in proc.stdout
+    assert "Loading weights" not in proc.stderr
 
 
 def test_unknown_dataset_collection_and_field(work, capsys) -> None:

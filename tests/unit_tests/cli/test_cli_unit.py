@@ -7,8 +7,9 @@ import types
 
 import pytest
 
+from gst_integrations.cli.common import table
 from gst_integrations.cli.data_files import CLIError, column, load_object, read_rows, read_texts
-from gst_integrations.cli.main import _table, main
+from gst_integrations.cli.main import main
 
 
 def test_read_csv_jsonl_and_columns(tmp_path) -> None:
@@ -54,16 +55,16 @@ def test_load_object_from_file_and_module(tmp_path) -> None:
 
 
 def test_table_aligns_and_cuts() -> None:
-    out = _table([["a", "x" * 100]], ["name", "value"], max_width=10).splitlines()
+    out = table([["a", "x" * 100]], ["name", "value"], max_width=10).splitlines()
     assert out[0].startswith("name  value") and set(out[1]) <= {"-", " "}
     assert out[2] == "a     " + "x" * 9 + "…"
 
 
 def test_quickstart_forwards_arguments(monkeypatch, capsys) -> None:
     seen = []
-    fake = types.ModuleType("gst_integrations.cli.quickstart")
+    fake = types.ModuleType("gst_integrations.evaluation.quickstart")
     fake.main = lambda argv=None: seen.append(argv) or 0  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "gst_integrations.cli.quickstart", fake)
+    monkeypatch.setitem(sys.modules, "gst_integrations.evaluation.quickstart", fake)
     assert main(["quickstart", "--out", "x"]) == 0
     assert seen == [["--out", "x"]]
 
@@ -89,7 +90,7 @@ def test_eval_commands_name_the_extra_when_it_is_missing(monkeypatch, capsys) ->
         return None if name == "matplotlib" else real(name, *args)
 
     monkeypatch.setattr(importlib.util, "find_spec", find_spec)
-    from gst_integrations.cli.main import require_eval_extra
+    from gst_integrations.cli.common import require_eval_extra
 
     with pytest.raises(CLIError, match=r"gst-integrations\[eval\]"):
         require_eval_extra("map")

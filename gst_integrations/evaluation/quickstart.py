@@ -13,7 +13,9 @@
    the generic vectors, so the blend drops it (with a warning) instead of diluting the
    condition view; its hits name what was scored.
 
-Run it with ``gst quickstart`` (or ``make quickstart``).
+Run it with ``gst quickstart`` (or ``make quickstart``); ``cookbook/quickstart.py`` runs the
+same job as a script. It lives with the evaluation code because it reads the bundled
+drug-review corpus and reports a held-out figure; it uses only the public API otherwise.
 """
 
 from __future__ import annotations
@@ -27,9 +29,9 @@ from pathlib import Path
 import numpy as np
 from sklearn.model_selection import train_test_split
 
-from gst_integrations.cli.main import feasibility_line
 from gst_integrations.core.encoders.cache import CachedEncoder, VectorCache
 from gst_integrations.core.encoders.default import default_encoder
+from gst_integrations.core.heads.card import feasibility_summary
 from gst_integrations.core.heads.store import HeadStore
 from gst_integrations.core.heads.training import fit_head
 from gst_integrations.core.hits import SearchHit
@@ -103,7 +105,6 @@ def run(workdir: Path, query: str, k: int, guide_fraction: float, seed: int) -> 
             [corpus.ids[i] for i in todo],
             [corpus.metadata[i] for i in todo],
             encoder=encoder,
-            show_progress=True,
         )
     print(
         f"1. {collection.count()} reviews in Chroma collection {COLLECTION!r} at "
@@ -143,9 +144,9 @@ def run(workdir: Path, query: str, k: int, guide_fraction: float, seed: int) -> 
         f"({guide_fraction:.0%}): " + ", ".join(f"{n} ({fit_seconds[n]:.2f} s)" for n in VIEWS)
     )
     for name in VIEWS:
-        print(f"   {name}: {feasibility_line(store.get(name))}")
+        print(f"   {name}: {feasibility_summary(store.get(name))}")
 
-    # Held-out check: instruction-aware triplets (EVAL.md) on the other reviews.
+    # Held-out check: instruction-aware triplets on the other reviews.
     print("   held-out triplet accuracy (generic -> view):")
     triplet_scores = {}
     for name in VIEWS:
@@ -187,7 +188,7 @@ def run(workdir: Path, query: str, k: int, guide_fraction: float, seed: int) -> 
     spread = {name: score_spread(hits) for name, hits in mixed.items()}
     print(
         f"\n4. query mixing two facets: {MIXED_QUERY!r}\n   satisfaction view "
-        f"({feasibility_line(store.get('satisfaction'))}) next to the blend {BLEND} "
+        f"({feasibility_summary(store.get('satisfaction'))}) next to the blend {BLEND} "
         "(None: the generic vectors)\n"
     )
     print(side_by_side(mixed))
@@ -209,14 +210,34 @@ def run(workdir: Path, query: str, k: int, guide_fraction: float, seed: int) -> 
     }
 
 
+def build_parser() -> argparse.ArgumentParser:
+    """The quickstart's options (``gst quickstart --help``)."""
+    parser = argparse.ArgumentParser(
+        prog="gst quickstart",
+        description=__doc__.split("\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        default=Path("gst-quickstart"),
+        help="folder for the Chroma collection and the heads (a rerun reuses it)",
+    )
+    parser.add_argument("--query", default=DEFAULT_QUERY, help="the query shown under each view")
+    parser.add_argument("-k", type=int, default=5, help="results per view")
+    parser.add_argument(
+        "--guide-fraction",
+        type=float,
+        default=0.3,
+        help="share of the reviews whose labels fit the views (the rest is held out)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of the guide/held-out split")
+    return parser
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="gst quickstart", description=__doc__.split("\n")[0])
-    parser.add_argument("--workdir", type=Path, default=Path("gst-quickstart"))
-    parser.add_argument("--query", default=DEFAULT_QUERY)
-    parser.add_argument("-k", type=int, default=5)
-    parser.add_argument("--guide-fraction", type=float, default=0.3)
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
+    """Parse the quickstart's options and run it; returns the exit status."""
+    args = build_parser().parse_args(argv)
     run(args.workdir, args.query, args.k, args.guide_fraction, args.seed)
     return 0
 
