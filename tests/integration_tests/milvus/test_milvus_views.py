@@ -96,7 +96,8 @@ def test_langchain_milvus_query_side_equals_the_materialised_view(lite_db, sampl
         per_query = (time.perf_counter() - t0) / len(QUERIES)
         print(
             f"\nlangchain-milvus FLAT, {len(sample.ids)} reviews, overfetch "
-            f"{retriever.engine.overfetch}: recall@{K} = {np.mean(recalls):.3f} over {len(QUERIES)} "
+            f"{retriever.engine.overfetch}: recall@{K} = {np.mean(recalls):.3f} "
+            f"over {len(QUERIES)} "
             f"queries ({per_query * 1000:.0f} ms per query, cosine + ip)"
         )
         assert np.mean(recalls) == 1.0
