@@ -5,23 +5,16 @@
 ``return_full_text=False``: without it ``HuggingFacePipeline`` returns the prompt plus the
 answer, and every answer starts with the chat template (the cause of the labeller's 0/40).
 
-Importing this module registers log-prob adapters for ``ChatHuggingFace`` and
-``HuggingFacePipeline`` (matched by type), so ``LLMLabeler`` classifies by likelihood with such
-a model. Optional: needs the ``local-llm`` extra; transformers is imported only by the builder.
+``LLMLabeler`` reads the log-probabilities of such a model (core matches ``ChatHuggingFace``
+and ``HuggingFacePipeline`` by type) and classifies by likelihood.
+Optional: needs the ``local-llm`` extra; transformers is imported only by the builder.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from gst_integrations.core.labels.likelihood import (
-    TokenScorer,
-    TransformersScorer,
-    register_scorer_adapter,
-)
 from gst_integrations.core.labels.local_model import load_local_model, model_name
-
-MODULE = "langchain_huggingface"
 
 
 def local_chat_model(
@@ -57,24 +50,4 @@ def local_chat_model(
     return ChatHuggingFace(llm=llm, tokenizer=tokenizer, model_id=name)
 
 
-def pipeline_scorer(llm: Any) -> TokenScorer | None:
-    """Log-probs of the causal LM behind a ``HuggingFacePipeline`` (None for other tasks)."""
-    pipe = llm.pipeline
-    if pipe.task != "text-generation":
-        return None
-    return TransformersScorer(pipe.model, pipe.tokenizer, name=llm.model_id)
-
-
-def chat_scorer(chat: Any) -> TokenScorer | None:
-    """Log-probs of the local model behind a ``ChatHuggingFace`` (None for a remote endpoint)."""
-    from langchain_huggingface import HuggingFacePipeline
-
-    if isinstance(chat.llm, HuggingFacePipeline):
-        return pipeline_scorer(chat.llm)
-    return None
-
-
-register_scorer_adapter(MODULE, "ChatHuggingFace", chat_scorer)
-register_scorer_adapter(MODULE, "HuggingFacePipeline", pipeline_scorer)
-
-__all__ = ["chat_scorer", "local_chat_model", "pipeline_scorer"]
+__all__ = ["local_chat_model"]

@@ -5,10 +5,8 @@ offline. Two settings matter: ``completion_to_prompt`` applies the chat template
 (``complete()`` otherwise feeds the raw prompt to an instruct model, which then rambles), and
 ``model_name`` names the model (the default would name a 3B model it is not, in caches too).
 
-Importing this module registers a log-prob adapter for ``HuggingFaceLLM`` (matched by type),
-so ``LLMLabeler`` classifies by likelihood with it. ``HuggingFaceLLM`` keeps its model and
-tokenizer in private attributes (``_model``, ``_tokenizer``), with no public accessor: the
-adapter reads them, in this one place. Optional: needs the ``local-llm`` extra.
+``LLMLabeler`` reads the log-probabilities of a ``HuggingFaceLLM`` (core matches it by type)
+and classifies by likelihood with it. Optional: needs the ``local-llm`` extra.
 """
 
 from __future__ import annotations
@@ -16,14 +14,7 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-from gst_integrations.core.labels.likelihood import (
-    TokenScorer,
-    TransformersScorer,
-    register_scorer_adapter,
-)
 from gst_integrations.core.labels.local_model import chat_prompt, load_local_model, model_name
-
-MODULE = "llama_index.llms.huggingface"
 
 
 def local_llm(
@@ -56,11 +47,4 @@ def local_llm(
     )
 
 
-def huggingface_llm_scorer(llm: Any) -> TokenScorer:
-    """Log-probs of the model behind a ``HuggingFaceLLM`` (private attributes, see above)."""
-    return TransformersScorer(llm._model, llm._tokenizer, name=llm.model_name)
-
-
-register_scorer_adapter(MODULE, "HuggingFaceLLM", huggingface_llm_scorer)
-
-__all__ = ["huggingface_llm_scorer", "local_llm"]
+__all__ = ["local_llm"]

@@ -9,7 +9,7 @@ dominated by the model's prior for an answer.
 
 An LLM object is matched to a :class:`TokenScorer` by its type: the framework packages
 (``gst_integrations.langchain``, ``gst_integrations.llama_index``) register adapters for their
-Hugging Face wrappers with :func:`register_scorer_adapter`; core never imports a framework.
+Hugging Face wrappers are matched by type (``_ADAPTERS``); core never imports a framework.
 """
 
 from __future__ import annotations
@@ -105,16 +105,48 @@ class TransformersScorer(TokenScorer):
 
 
 # --------------------------------------------------------------------------- type dispatch
-_ADAPTERS: list[tuple[str, str, Callable[[Any], TokenScorer | None]]] = []
+def _instance_of(obj: Any, module: str, class_name: str) -> bool:
+    """Whether ``obj`` is a ``module.class_name`` (looked up only if the module is loaded:
+    an instance implies it is, so core imports no framework)."""
+    cls = getattr(sys.modules.get(module), class_name, None)
+    return isinstance(cls, type) and isinstance(obj, cls)
+
+
+def pipeline_scorer(llm: Any) -> TokenScorer | None:
+    """LangChain ``HuggingFacePipeline``: its causal LM (None for other pipeline tasks)."""
+    pipe = llm.pipeline
+    if pipe.task != "text-generation":
+        return None
+    return TransformersScorer(pipe.model, pipe.tokenizer, name=llm.model_id)
+
+
+def chat_scorer(chat: Any) -> TokenScorer | None:
+    """LangChain ``ChatHuggingFace``: the local pipeline behind it (None for an endpoint)."""
+    if _instance_of(chat.llm, "langchain_huggingface", "HuggingFacePipeline"):
+        return pipeline_scorer(chat.llm)
+    return None
+
+
+def huggingface_llm_scorer(llm: Any) -> TokenScorer:
+    """LlamaIndex ``HuggingFaceLLM``: its model and tokenizer (it has no public accessor)."""
+    return TransformersScorer(llm._model, llm._tokenizer, name=llm.model_name)
+
+
+#: The LLM classes whose log-probabilities the labeller reads, by (module, class name).
+_ADAPTERS: list[tuple[str, str, Callable[[Any], TokenScorer | None]]] = [
+    ("langchain_huggingface", "ChatHuggingFace", chat_scorer),
+    ("langchain_huggingface", "HuggingFacePipeline", pipeline_scorer),
+    ("llama_index.llms.huggingface", "HuggingFaceLLM", huggingface_llm_scorer),
+]
 
 
 def register_scorer_adapter(
     module: str, class_name: str, adapter: Callable[[Any], TokenScorer | None]
 ) -> None:
-    """Map instances of ``module.class_name`` to a :class:`TokenScorer` (or None).
+    """Let the labeller read log-probabilities from your own LLM class ``module.class_name``.
 
-    The class is looked up in ``sys.modules`` only when an LLM is matched, so registering
-    imports nothing: an instance of the class implies that its module is loaded.
+    The local Hugging Face wrappers of LangChain and LlamaIndex are known already. The class
+    is looked up in ``sys.modules`` only when an LLM is matched, so this imports nothing.
     """
     entry = (module, class_name, adapter)
     if entry not in _ADAPTERS:
@@ -126,8 +158,7 @@ def find_scorer(llm: Any) -> TokenScorer | None:
     if isinstance(llm, TokenScorer):
         return llm
     for module, class_name, adapter in _ADAPTERS:
-        cls = getattr(sys.modules.get(module), class_name, None)
-        if isinstance(cls, type) and isinstance(llm, cls):
+        if _instance_of(llm, module, class_name):
             return adapter(llm)
     return None
 
