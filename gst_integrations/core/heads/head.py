@@ -11,7 +11,6 @@ rename on save, and loading reads JSON and raw tensors only: nothing is unpickle
 from __future__ import annotations
 
 import os
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,13 @@ from gst_integrations.core.device import resolve_device
 from gst_integrations.core.encoders.base import BaseEncoder
 from gst_integrations.core.encoders.coerce import as_encoder
 from gst_integrations.core.encoders.fingerprint import EncoderFingerprint
-from gst_integrations.core.errors import DimensionMismatchError, EncoderMismatchError, HeadFileError
+from gst_integrations.core.errors import (
+    DimensionMismatchError,
+    EncoderMismatchError,
+    HeadFileError,
+    UnknownEncoderWarning,
+)
+from gst_integrations.core.feedback import warn
 from gst_integrations.core.heads.families import build_head_module, linear_weight
 from gst_integrations.core.heads.persistence import read_head_file, write_head_file
 from gst_integrations.core.validation import as_float32_matrix, check_finite
@@ -118,12 +123,11 @@ class Head:
             mine.require_same(other, what=f"vectors of encoder {other.name!r}")
         elif not self._warned_unknown:
             self._warned_unknown = True
-            warnings.warn(
+            warn(
                 f"head {self.name or self.instruction!r} records no base encoder (fitted with "
                 "encoder=None), so it cannot tell whether vectors of "
                 f"{other.name!r} are the ones it was fitted on; only the dimension is checked",
-                UserWarning,
-                stacklevel=3,
+                UnknownEncoderWarning,
             )
 
     def _encoder_name(self) -> str:
