@@ -1,21 +1,19 @@
 """Write a view into its own Milvus collection, resumably, and keep it in sync.
 
-The Milvus counterpart of ``stores.chroma.writeback``: the written collection holds a
-view's vectors under the same ids, with the same documents and metadata, so Milvus (Lite,
-standalone or a cluster) indexes the view with its own ANN and scales it out.
-
-Writing is a sync. Each row records the signature of the source row it was written from
-(``gst_sig``) and the identity of the head that wrote it (``gst_head``: its weights and the
-engine's metric), so a rerun skips rows that are already right, rewrites rows whose
-document changed or whose head was refitted, finishes an interrupted write where it
-stopped (upserts never duplicate), and deletes ids the view no longer holds.
+The Milvus counterpart of ``stores.chroma.writeback``: the sync (what to skip, rewrite or
+delete) is ``stores.writeback.sync_view``; this module is the Milvus schema and I/O. The
+written collection holds a view's vectors under the same ids, with the same documents and
+metadata, so Milvus (Lite, standalone or a cluster) indexes the view with its own ANN and
+scales it out. A collection found released (a new process, a restarted server) is loaded
+before it is read.
 
 Schema: ``id`` (VARCHAR primary key), ``vector`` (FLOAT_VECTOR, the view's dimension),
 ``document`` (VARCHAR, nullable), ``metadata`` (JSON: filter with
-``metadata["condition"] == "Acne"``), ``gst_sig`` (INT64) and ``gst_head`` (VARCHAR). The
-collection's properties record the view, its dimension and metric. The index is
-``AUTOINDEX`` with the view's metric (COSINE for cosine views, IP for inner-product ones)
-unless ``index_params`` says otherwise.
+``metadata["condition"] == "Acne"``), ``gst_sig`` (INT64, the source row's signature) and
+``gst_head`` (VARCHAR, the content hash of the head that wrote the row). The collection's
+properties record the view, its dimension and metric. The index is ``AUTOINDEX`` with the
+view's metric (COSINE for cosine views, IP for inner-product ones) unless ``index_params``
+says otherwise.
 
 pymilvus is imported only inside these functions: the package imports without the
 ``milvus`` extra, and a call without pymilvus says how to install it.
@@ -23,14 +21,13 @@ pymilvus is imported only inside these functions: the package imports without th
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from tqdm.auto import tqdm
-
 from gst_integrations.core.errors import DimensionMismatchError, StoreError
-from gst_integrations.stores.chroma.writeback import WriteBackStats, _head_key
+from gst_integrations.stores.writeback import Held, ViewRows, WriteBackStats, sync_view
+
+__all__ = ["MilvusViewSink", "WriteBackStats", "sync_view_to_milvus", "write_view_to_milvus"]
 
 ID_FIELD = "id"
 VECTOR_FIELD = "vector"
@@ -50,7 +47,8 @@ MAX_VARCHAR = 65535
 _INSTALL = "pip install 'gst-integrations[milvus]'"
 
 
-def _pymilvus() -> Any:
+def pymilvus_module() -> Any:
+    """pymilvus, or an ImportError that names the extra to install."""
     try:
         import pymilvus
     except ImportError as exc:
@@ -61,98 +59,8 @@ def _pymilvus() -> Any:
     return pymilvus
 
 
-def _milvus_metric(engine_metric: str) -> str:
+def milvus_metric(engine_metric: str) -> str:
     return "COSINE" if engine_metric == "cosine" else "IP"
-
-
-def _create_collection(engine: Any, view: str, client: Any, name: str, index_params: Any) -> None:
-    DataType = _pymilvus().DataType
-    head = engine.head(view)
-    schema = client.create_schema(auto_id=False, enable_dynamic_field=False)
-    schema.add_field(ID_FIELD, DataType.VARCHAR, is_primary=True, max_length=MAX_VARCHAR)
-    schema.add_field(VECTOR_FIELD, DataType.FLOAT_VECTOR, dim=int(head.out_dim))
-    schema.add_field(DOCUMENT_FIELD, DataType.VARCHAR, max_length=MAX_VARCHAR, nullable=True)
-    schema.add_field(METADATA_FIELD, DataType.JSON)
-    schema.add_field(SIG_FIELD, DataType.INT64)
-    schema.add_field(HEAD_FIELD, DataType.VARCHAR, max_length=64)
-    if index_params is None:
-        index_params = client.prepare_index_params()
-        index_params.add_index(
-            VECTOR_FIELD, index_type="AUTOINDEX", metric_type=_milvus_metric(engine.metric)
-        )
-    client.create_collection(
-        name,
-        schema=schema,
-        index_params=index_params,
-        consistency_level="Strong",
-        properties={
-            VIEW_PROP: view,
-            DIM_PROP: str(int(head.out_dim)),
-            METRIC_PROP: engine.metric,
-        },
-    )
-
-
-def _target_collection(engine: Any, view: str, client: Any, name: str, index_params: Any) -> None:
-    """Create the collection, or check that an existing one holds this view."""
-    head = engine.head(view)
-    try:
-        exists = client.has_collection(name)
-        if not exists:
-            _create_collection(engine, view, client, name, index_params)
-            return
-        info = client.describe_collection(name)
-    except (StoreError, ImportError):
-        raise
-    except Exception as exc:
-        raise StoreError(f"cannot open or create Milvus collection {name!r}: {exc}") from exc
-    props = info.get("properties") or {}
-    recorded = props.get(VIEW_PROP)
-    if recorded is None:
-        raise StoreError(
-            f"Milvus collection {name!r} was not written by write_view_to_milvus; choose "
-            "another name"
-        )
-    if recorded != view:
-        raise StoreError(
-            f"collection {name!r} holds view {recorded!r}, not {view!r}; choose another name"
-        )
-    dims = [
-        int((f.get("params") or {}).get("dim", 0))
-        for f in info.get("fields", [])
-        if f.get("name") == VECTOR_FIELD
-    ]
-    if dims and dims[0] != int(head.out_dim):
-        raise DimensionMismatchError(
-            f"collection {name!r} holds {dims[0]}-d vectors; view {view!r} has {head.out_dim}"
-        )
-    if props.get(METRIC_PROP, engine.metric) != engine.metric:
-        raise StoreError(
-            f"collection {name!r} was written for metric {props[METRIC_PROP]!r} and is "
-            f"indexed for it; this engine's metric is {engine.metric!r}: choose another name"
-        )
-
-
-def _written_rows(client: Any, name: str, batch_size: int) -> dict[str, tuple[int, str]]:
-    """id -> (source signature, head key) of every row already in the collection."""
-    out: dict[str, tuple[int, str]] = {}
-    it = client.query_iterator(
-        name, batch_size=max(batch_size, 1000), filter="", output_fields=[SIG_FIELD, HEAD_FIELD]
-    )
-    try:
-        while True:
-            page = it.next()
-            if not page:
-                break
-            for row in page:
-                out[str(row[ID_FIELD])] = (int(row[SIG_FIELD]), str(row[HEAD_FIELD]))
-    finally:
-        it.close()
-    return out
-
-
-def _count(client: Any, name: str) -> int:
-    return int(client.query(name, filter="", output_fields=["count(*)"])[0]["count(*)"])
 
 
 def _document(doc: str | None, row_id: str) -> str | None:
@@ -164,13 +72,155 @@ def _document(doc: str | None, row_id: str) -> str | None:
     return doc
 
 
+class MilvusViewSink:
+    """``ViewSink`` over Milvus collection ``name`` of a ``pymilvus.MilvusClient``."""
+
+    def __init__(self, client: Any, name: str, index_params: Any = None) -> None:
+        if not name:
+            raise ValueError("pass the name of the Milvus collection to write")
+        self.client = client
+        self.name = name
+        self.index_params = index_params
+        self.label = f"milvus:{name}"
+
+    def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(self.name, *args, **kwargs)
+        except Exception as exc:
+            raise StoreError(f"Milvus {what} on collection {self.name!r} failed: {exc}") from exc
+
+    # -- schema -------------------------------------------------------------------------------
+    def _create(self, view: str, head: Any, metric: str) -> None:
+        DataType = pymilvus_module().DataType
+        client = self.client
+        schema = client.create_schema(auto_id=False, enable_dynamic_field=False)
+        schema.add_field(ID_FIELD, DataType.VARCHAR, is_primary=True, max_length=MAX_VARCHAR)
+        schema.add_field(VECTOR_FIELD, DataType.FLOAT_VECTOR, dim=int(head.out_dim))
+        schema.add_field(DOCUMENT_FIELD, DataType.VARCHAR, max_length=MAX_VARCHAR, nullable=True)
+        schema.add_field(METADATA_FIELD, DataType.JSON)
+        schema.add_field(SIG_FIELD, DataType.INT64)
+        schema.add_field(HEAD_FIELD, DataType.VARCHAR, max_length=64)
+        index_params = self.index_params
+        if index_params is None:
+            index_params = client.prepare_index_params()
+            index_params.add_index(
+                VECTOR_FIELD, index_type="AUTOINDEX", metric_type=milvus_metric(metric)
+            )
+        self._call(
+            "create_collection",
+            client.create_collection,
+            schema=schema,
+            index_params=index_params,
+            consistency_level="Strong",
+            properties={VIEW_PROP: view, DIM_PROP: str(int(head.out_dim)), METRIC_PROP: metric},
+        )
+
+    def _check(self, info: dict[str, Any], view: str, head: Any, metric: str) -> None:
+        props = info.get("properties") or {}
+        recorded = props.get(VIEW_PROP)
+        if recorded is None:
+            raise StoreError(
+                f"Milvus collection {self.name!r} was not written by write_view_to_milvus; "
+                "choose another name"
+            )
+        if recorded != view:
+            raise StoreError(
+                f"collection {self.name!r} holds view {recorded!r}, not {view!r}; choose "
+                "another name"
+            )
+        dims = [
+            int((f.get("params") or {}).get("dim", 0))
+            for f in info.get("fields", [])
+            if f.get("name") == VECTOR_FIELD
+        ]
+        if dims and dims[0] != int(head.out_dim):
+            raise DimensionMismatchError(
+                f"collection {self.name!r} holds {dims[0]}-d vectors; view {view!r} has "
+                f"{head.out_dim}"
+            )
+        if props.get(METRIC_PROP, metric) != metric:
+            raise StoreError(
+                f"collection {self.name!r} was written for metric {props[METRIC_PROP]!r} and "
+                f"is indexed for it; this engine's metric is {metric!r}: choose another name"
+            )
+
+    def prepare(self, view: str, head: Any, metric: str) -> None:
+        """Create the collection, or check it holds this view; load it when released."""
+        pymilvus = pymilvus_module()
+        if not self._call("has_collection", self.client.has_collection):
+            self._create(view, head, metric)
+        else:
+            self._check(self._call("describe", self.client.describe_collection), view, head, metric)
+        state = self._call("get_load_state", self.client.get_load_state).get("state")
+        if state != pymilvus.client.types.LoadState.Loaded:
+            self._call("load_collection", self.client.load_collection)
+
+    # -- I/O ----------------------------------------------------------------------------------
+    def scan(self, page_size: int) -> Iterator[list[tuple[str, int | None, str | None]]]:
+        it = self._call(
+            "query_iterator",
+            self.client.query_iterator,
+            batch_size=page_size,
+            filter="",
+            output_fields=[SIG_FIELD, HEAD_FIELD],
+        )
+        try:
+            while True:
+                page = it.next()
+                if not page:
+                    return
+                yield [(str(r[ID_FIELD]), int(r[SIG_FIELD]), str(r[HEAD_FIELD])) for r in page]
+        finally:
+            it.close()
+
+    def held(self, ids: Sequence[str]) -> dict[str, Held]:
+        if not ids:
+            return {}
+        got = self._call(
+            "get", self.client.get, ids=list(ids), output_fields=[SIG_FIELD, HEAD_FIELD]
+        )
+        return {str(r[ID_FIELD]): (int(r[SIG_FIELD]), str(r[HEAD_FIELD])) for r in got}
+
+    def delete(self, ids: Sequence[str]) -> None:
+        self._call("delete", self.client.delete, ids=list(ids))
+
+    def upsert(self, rows: ViewRows) -> None:
+        data = [
+            {
+                ID_FIELD: i,
+                VECTOR_FIELD: v,
+                DOCUMENT_FIELD: _document(doc, i),
+                METADATA_FIELD: meta,
+                SIG_FIELD: int(sig),
+                HEAD_FIELD: rows.head,
+            }
+            for i, v, doc, meta, sig in zip(
+                rows.ids,
+                rows.vectors.tolist(),
+                rows.documents,
+                rows.metadatas,
+                rows.signatures,
+                strict=True,
+            )
+        ]
+        self._call("upsert", self.client.upsert, data)
+
+    def finish(self, view: str, head: Any, key: str, changed: bool) -> None:
+        if changed:
+            self._call("flush", self.client.flush)
+
+    def count(self) -> int:
+        got = self._call("count", self.client.query, filter="", output_fields=["count(*)"])
+        return int(got[0]["count(*)"])
+
+
 def write_view_to_milvus(
     engine: Any,
     view: str,
     client: Any,
     collection_name: str,
     batch_size: int = 1000,
-    show_progress: bool = True,
+    show_progress: bool | None = None,
     *,
     index_params: Any = None,
     on_batch: Callable[[int], None] | None = None,
@@ -179,71 +229,16 @@ def write_view_to_milvus(
 
     ``client`` is a ``pymilvus.MilvusClient`` (a Milvus Lite ``.db`` path, a server or a
     cluster). The collection is created on first use; later calls sync it: unchanged rows
-    are skipped, updated documents and rows of a refitted head are rewritten, ids gone from
-    the store are deleted. Resumable: rerunning after an interruption finishes the job
-    without duplicates. ``index_params`` (``client.prepare_index_params()``) replaces the
-    default AUTOINDEX on ``vector``. ``on_batch(n_written_so_far)`` is called after each
-    batch (progress hooks, tests). The collection is flushed at the end.
+    are skipped, updated documents and rows another head wrote are rewritten, ids gone from
+    the store are deleted. Resumable: rerunning after an interruption (in this process or a
+    new one) finishes the job without duplicates. ``index_params``
+    (``client.prepare_index_params()``) replaces the default AUTOINDEX on ``vector``.
+    ``on_batch(n_written_so_far)`` is called after each batch. The collection is flushed at
+    the end.
     """
-    _pymilvus()
-    t0 = time.perf_counter()
-    if not collection_name:
-        raise ValueError("pass the name of the Milvus collection to write")
-    if batch_size < 1:
-        raise ValueError("batch_size must be >= 1")
-    _target_collection(engine, view, client, collection_name, index_params)
-    key = _head_key(engine, view)
-    engine.refresh(view)
-    ids, Z = engine.view_matrix(view)
-    sigs = engine.signatures(ids)
-    written = _written_rows(client, collection_name, batch_size)
-    in_view = set(ids)
-    stale = sorted(set(written) - in_view)
-    for s in range(0, len(stale), batch_size):
-        client.delete(collection_name, ids=stale[s : s + batch_size])
-    todo = [
-        j for j, (i, sig) in enumerate(zip(ids, sigs, strict=True)) if written.get(i) != (sig, key)
-    ]
-    n_written = 0
-    bar = tqdm(
-        total=len(todo),
-        desc=f"write view {view} -> milvus:{collection_name}",
-        disable=not show_progress,
-    )
-    try:
-        for s in range(0, len(todo), batch_size):
-            rows = todo[s : s + batch_size]
-            batch_ids = [ids[j] for j in rows]
-            docs, metas = engine.documents(batch_ids)
-            client.upsert(
-                collection_name,
-                [
-                    {
-                        ID_FIELD: ids[j],
-                        VECTOR_FIELD: Z[j].tolist(),
-                        DOCUMENT_FIELD: _document(doc, ids[j]),
-                        METADATA_FIELD: dict(meta or {}),
-                        SIG_FIELD: int(sigs[j]),
-                        HEAD_FIELD: key,
-                    }
-                    for j, doc, meta in zip(rows, docs, metas, strict=True)
-                ],
-            )
-            n_written += len(rows)
-            bar.update(len(rows))
-            if on_batch is not None:
-                on_batch(n_written)
-    finally:
-        bar.close()
-    if n_written or stale:
-        client.flush(collection_name)
-    return WriteBackStats(
-        written=n_written,
-        skipped=len(ids) - len(todo),
-        deleted=len(stale),
-        total=_count(client, collection_name),
-        seconds=time.perf_counter() - t0,
-    )
+    pymilvus_module()
+    sink = MilvusViewSink(client, collection_name, index_params)
+    return sync_view(engine, view, sink, batch_size, show_progress, on_batch)
 
 
 def sync_view_to_milvus(
