@@ -10,6 +10,7 @@ import numpy as np
 from gst_integrations.core.errors import DimensionMismatchError, StoreError
 from gst_integrations.core.views.source import REV_KEY, Page
 from gst_integrations.stores.chroma.collection import FP_DIM, read_fingerprint
+from gst_integrations.stores.chroma.reader import iter_collection_pages
 
 
 class ChromaSource:
@@ -123,7 +124,12 @@ class ChromaSource:
                 return
 
     def iter_pages(self, page_size: int = 1000, include_vectors: bool = True) -> Iterator[Page]:
-        return self._pages(page_size, include_vectors)
+        return iter_collection_pages(
+            self.collection,
+            page_size,
+            include_vectors,
+            lambda: self._pages(page_size, include_vectors),
+        )
 
     def changed_since(self, revision: int, page_size: int = 1000) -> Iterator[Page]:
         """Rows written with a revision newer than ``revision`` (by ``embed_into_chroma``)."""
