@@ -139,3 +139,17 @@ def test_options_are_validated():
             ANNConfig(**bad)
     with pytest.raises(ValueError):
         IVFIndex.build(_clustered(100), np.arange(100)).search([], 5)
+
+
+def test_renumbering_follows_a_compaction():
+    X = _clustered(600)
+    index = IVFIndex.build(X, np.arange(600), ANNConfig(nlist=8))
+    dead = np.arange(0, 600, 3)
+    index.remove(dead.tolist())
+    keep = np.setdiff1d(np.arange(600), dead)
+    index.renumber(keep)
+    assert len(index) == len(keep) and all(i in index for i in range(len(keep)))
+    q = X[5]
+    _, rows = index.search([ScoreTerm(q)], 10, nprobe=8)
+    want = torch.topk(X[keep] @ q, 10).indices
+    assert rows.tolist() == want.tolist()

@@ -222,6 +222,26 @@ class IVFIndex:
                 self._slot_of[moved] = slot
             lst.n = last
 
+    def renumber(self, keep: np.ndarray) -> None:
+        """Follow a compaction of the engine's rows: old row ``keep[i]`` is now row ``i``."""
+        new_of_old = np.full(max(len(self._list_of), int(keep.max(initial=-1)) + 1), -1, np.int64)
+        new_of_old[keep] = np.arange(len(keep))
+        lookup = torch.from_numpy(new_of_old)
+        self._list_of = np.full(max(len(keep), 1024), -1, np.int32)
+        self._slot_of = np.full(len(self._list_of), -1, np.int32)
+        self._count = 0
+        for li, lst in enumerate(self.lists):
+            rows = lookup[lst.rows[: lst.n].cpu()]
+            live = rows >= 0
+            n = int(live.sum())
+            lst.rows[:n] = rows[live].to(lst.rows.device)
+            lst.vectors[:n] = lst.vectors[: lst.n][live.to(lst.vectors.device)]
+            lst.n = n
+            r = lst.rows[:n].cpu().numpy()
+            self._list_of[r] = li
+            self._slot_of[r] = np.arange(n, dtype=np.int32)
+            self._count += n
+
     # -- searching --------------------------------------------------------------------------
     def _centroid_scale(self, term: ScoreTerm) -> torch.Tensor | None:
         if term.norm_of is None:

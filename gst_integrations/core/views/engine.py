@@ -32,6 +32,7 @@ from gst_integrations.core.heads.head import Head
 from gst_integrations.core.heads.registry import HeadRegistry
 from gst_integrations.core.hits import SearchHit
 from gst_integrations.core.validation import check_k
+from gst_integrations.core.views.approximate import ApproximateSearch
 from gst_integrations.core.views.catalogue import StoreCatalogue, make_hits
 from gst_integrations.core.views.matrices import ViewMatrix, exact_topk, make_view
 from gst_integrations.core.views.options import EngineOptions
@@ -69,6 +70,7 @@ class ViewEngine:
         self.queries = QueryEncoding(source, encoder, cache)
         self.stored = StoreCatalogue(source)
         self._rows = Refresher(source, self.options, self.device)
+        self._approx = ApproximateSearch(self.options, self.device)
 
     @property
     def encoder(self) -> CachedEncoder:
@@ -233,6 +235,9 @@ class ViewEngine:
             if self.options.catalogue == "store"
             else None
         )
+        exact = ApproximateSearch.exact_only(where, where_document, store_ids)
+        if not exact:
+            self._approx.ensure(self._rows.current(), self._rows.refresh_lock, self._rows.lock)
         with self._rows.lock:
             table = self._rows.table
             assert table is not None
@@ -241,12 +246,15 @@ class ViewEngine:
                 suffix = f" in view {view!r}" if view else ""
                 raise StoreError(f"the store is empty: there are no base vectors to search{suffix}")
             q_t = torch.from_numpy(q).to(self.device)
-            scores = torch.zeros(n, dtype=torch.float32, device=self.device)
-            for name, (_, weight) in blend.parts.items():
-                scores += weight * matrices[name].scores(table, q_t, n)
-            top_scores, top_rows = exact_topk(
-                scores, k, self._mask(table, where, where_document, store_ids)
-            )
+            approx = None if exact else self._approx.top(table, blend, matrices, q_t, k)
+            if approx is not None:
+                top_scores, top_rows = approx
+            else:
+                scores = torch.zeros(n, dtype=torch.float32, device=self.device)
+                for name, (_, weight) in blend.parts.items():
+                    scores += weight * matrices[name].scores(table, q_t, n)
+                mask = self._mask(table, where, where_document, store_ids)
+                top_scores, top_rows = exact_topk(scores, k, mask)
             rows = top_rows.cpu().tolist()
             ids = [table.ids[r] for r in rows]
             vectors = self._hit_vectors(table, blend, matrices, top_rows) if with_vectors else None

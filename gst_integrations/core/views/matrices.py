@@ -8,12 +8,15 @@
   the base matrix, with the same scores as the dense view.
 
 Each form says what it stores for base rows (``rows``), how it scores every row against a
-base query (``scores``) and what the view vectors of some rows are (``vectors``), so the
-engine never asks which form it holds.
+base query (``scores``), what the view vectors of some rows are (``vectors``) and, for a
+linear view, its score as a term over the base vectors (``score_term``: the rewritten
+query and the per-row view norm, which ``core.views.ann`` searches), so the engine never
+asks which form it holds.
 """
 
 from __future__ import annotations
 
+import itertools
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING
 
@@ -21,13 +24,17 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from gst_integrations.core.heads.families import linear_weight
 from gst_integrations.core.heads.head import Head
+from gst_integrations.core.views.ann import ScoreTerm
 from gst_integrations.core.views.low_rank import low_rank_metric
 
 if TYPE_CHECKING:
     from gst_integrations.core.views.rows import RowTable
 
 __all__ = ["DenseView", "GenericView", "LowRankView", "ViewMatrix", "exact_topk", "make_view"]
+
+_TOKENS = itertools.count()
 
 
 class ViewMatrix(ABC):
@@ -38,6 +45,8 @@ class ViewMatrix(ABC):
         self.metric = metric
         #: (capacity, width), grown, trimmed and compacted with the engine's rows.
         self.matrix = matrix
+        #: Unique per view built (a refit builds a new one): keys caches of its terms.
+        self.token = next(_TOKENS)
 
     @abstractmethod
     def rows(self, X: torch.Tensor) -> torch.Tensor:
@@ -50,6 +59,10 @@ class ViewMatrix(ABC):
     @abstractmethod
     def vectors(self, table: RowTable, rows: torch.Tensor) -> torch.Tensor:
         """View vectors of ``rows`` as they are scored (unit length for cosine), float32."""
+
+    def score_term(self, table: RowTable, q: torch.Tensor, weight: float) -> ScoreTerm | None:
+        """This view's score as ``weight (r·x) / ν(x)`` over base rows x (None: not linear)."""
+        return None
 
     def fill(self, table: RowTable, chunk: int = 65536) -> None:
         """Compute every held row from the base matrix, in chunks."""
@@ -74,23 +87,60 @@ class GenericView(ViewMatrix):
         assert table.base is not None
         return F.normalize(table.base[rows].float(), dim=1)
 
+    def score_term(self, table: RowTable, q: torch.Tensor, weight: float) -> ScoreTerm:
+        r = F.normalize(q[None, :].float(), dim=1)[0]
+        return ScoreTerm(r, weight, table.base_norms, _norm, key=("generic",))
+
 
 class DenseView(ViewMatrix):
-    """The head's output for every row (the base vectors when ``head`` is None)."""
+    """The head's output for every row (the base vectors when ``head`` is None).
+
+    A cosine view of a linear head also keeps each row's view norm |W x| in a last column,
+    so that its score can be searched as a term over the base vectors (``score_term``).
+    """
+
+    def __init__(self, head: Head | None, metric: str, matrix: torch.Tensor) -> None:
+        super().__init__(head, metric, matrix)
+        self.linear = head is not None and head.is_linear
+        self.width = int(matrix.shape[1]) - int(self.keeps_norm(head, metric))
+
+    @staticmethod
+    def keeps_norm(head: Head | None, metric: str) -> bool:
+        return head is not None and head.is_linear and metric == "cosine"
 
     def _transform(self, X: torch.Tensor) -> torch.Tensor:
         Z = X.float() if self.head is None else self.head.transform_tensor(X.float())
         return F.normalize(Z, dim=1) if self.metric == "cosine" else Z
 
     def rows(self, X: torch.Tensor) -> torch.Tensor:
-        return self._transform(X)
+        if not self.keeps_norm(self.head, self.metric):
+            return self._transform(X)
+        assert self.head is not None
+        Z = self.head.transform_tensor(X.float())
+        norm = torch.linalg.vector_norm(Z, dim=1, keepdim=True)
+        return torch.cat([Z / norm.clamp_min(1e-12), norm], dim=1)
 
     def scores(self, table: RowTable, q: torch.Tensor, n: int) -> torch.Tensor:
         qz = self._transform(q[None, :])[0]
-        return (self.matrix[:n] @ qz.to(self.matrix.dtype)).float()
+        return (self.matrix[:n, : self.width] @ qz.to(self.matrix.dtype)).float()
 
     def vectors(self, table: RowTable, rows: torch.Tensor) -> torch.Tensor:
-        return self.matrix[rows].float()
+        return self.matrix[rows, : self.width].float()
+
+    def score_term(self, table: RowTable, q: torch.Tensor, weight: float) -> ScoreTerm | None:
+        if not self.linear:
+            return None
+        assert self.head is not None
+        W = linear_weight(self.head.module)
+        assert W is not None
+        W = W.detach().float()
+        wq = W @ q.float()
+        r = W.T @ wq
+        if self.metric != "cosine":
+            return ScoreTerm(r, weight, key=("ip", self.token))
+        r = r / torch.linalg.vector_norm(wq).clamp_min(1e-12)
+        norms = self.matrix[:, self.width]
+        return ScoreTerm(r, weight, norms, lambda C: _norm(C @ W.T), key=("dense", self.token))
 
 
 class LowRankView(ViewMatrix):
@@ -125,6 +175,21 @@ class LowRankView(ViewMatrix):
         Z = self.head.transform_tensor(table.base[rows].float())
         return F.normalize(Z, dim=1) if self.metric == "cosine" else Z
 
+    def score_term(self, table: RowTable, q: torch.Tensor, weight: float) -> ScoreTerm:
+        qf = q.float()
+        aq = self.A @ qf
+        r = self.c * qf + self.A.T @ aq  # WᵀW q
+        if self.metric != "cosine":
+            return ScoreTerm(r, weight, key=("ip", self.token))
+        r = r / torch.sqrt(self.c * (qf @ qf) + aq @ aq).clamp_min(1e-12)
+        A, c = self.A, self.c
+
+        def norm_of(C: torch.Tensor) -> torch.Tensor:
+            AC = C @ A.T
+            return torch.sqrt(c * (C * C).sum(1) + (AC * AC).sum(1))
+
+        return ScoreTerm(r, weight, self.matrix[:, -1], norm_of, key=("low-rank", self.token))
+
 
 def make_view(head: Head | None, metric: str, table: RowTable) -> ViewMatrix:
     """An empty view of the right form for ``head`` over ``table`` (rows not yet computed)."""
@@ -143,7 +208,11 @@ def make_view(head: Head | None, metric: str, table: RowTable) -> ViewMatrix:
         if form is not None:
             A = torch.from_numpy(form.A).to(device)
             return LowRankView(head, metric, zeros(form.rank + 1), A, form.c)
-    return DenseView(head, metric, zeros(head.out_dim))
+    return DenseView(head, metric, zeros(head.out_dim + int(DenseView.keeps_norm(head, metric))))
+
+
+def _norm(X: torch.Tensor) -> torch.Tensor:
+    return torch.linalg.vector_norm(X.float(), dim=1)
 
 
 @torch.inference_mode()

@@ -35,6 +35,15 @@ class EngineOptions(BaseModel):
     """Where documents, metadata and filters live: in memory, or read from the store."""
     show_progress: bool | None = None
     """Progress bar for the first store read (None: the package rule, ``GST_PROGRESS``)."""
+    ann: Literal["auto", "on", "off"] = "auto"
+    """Approximate search of linear views and blends (``core.views.ann``): "auto" serves
+    them from an inverted file on the CPU once the store holds ``ann_min_rows`` rows;
+    "on" always (any device), "off" never. Searches with a filter, and views of non-linear
+    heads, are always exact."""
+    ann_min_rows: int = Field(200_000, ge=0)
+    """Rows from which "auto" builds and uses the approximate index (exact below)."""
+    ann_probe_share: float = Field(0.05, gt=0, le=1)
+    """Share of the index's clusters scanned per query (recall against speed)."""
 
 
 def split_engine_options(

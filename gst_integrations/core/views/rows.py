@@ -17,6 +17,7 @@ import torch
 from gst_integrations.core.views.catalogue import Catalogue
 
 if TYPE_CHECKING:
+    from gst_integrations.core.views.ann import IVFIndex
     from gst_integrations.core.views.matrices import ViewMatrix
 
 #: Key of the generic (base-vector) view.
@@ -49,6 +50,8 @@ class RowTable:
         self.base_norms = torch.zeros(0, dtype=torch.float32, device=device)
         self.views: dict[str | None, ViewMatrix] = {}
         self.catalogue = Catalogue() if catalogue else None
+        #: The approximate index over the base rows (``core.views.ann``), once built.
+        self.ann: IVFIndex | None = None
         self.version = 0
 
     # -- reading --------------------------------------------------------------------------
@@ -79,6 +82,8 @@ class RowTable:
         )
         if self.catalogue is not None:
             out["catalogue"] = self.catalogue.nbytes()
+        if self.ann is not None:
+            out["approximate index"] = self.ann.nbytes()
         return out
 
     # -- writing (under the engine's lock) ------------------------------------------------
@@ -128,6 +133,8 @@ class RowTable:
                 vm.matrix[idx] = values.to(vm.matrix.dtype)
         self.alive[rows] = True
         self.signatures[rows] = signatures
+        if self.ann is not None:
+            self.ann.add(rows, base.float())
         if self.catalogue is not None:
             self.catalogue.write(rows, documents, metadatas)
         self.version += 1
@@ -143,6 +150,8 @@ class RowTable:
             self.signatures[arr] = 0
             if self.catalogue is not None:
                 self.catalogue.clear(arr)
+            if self.ann is not None:
+                self.ann.remove(rows)
             self.version += 1
         return len(rows)
 
@@ -178,5 +187,7 @@ class RowTable:
             vm.matrix = vm.matrix[idx].clone()
         if self.catalogue is not None:
             self.catalogue.take(keep)
+        if self.ann is not None:
+            self.ann.renumber(keep)
         self.n = len(keep)
         self.version += 1
