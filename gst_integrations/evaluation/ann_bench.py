@@ -31,6 +31,7 @@ import numpy as np
 import torch
 
 from gst_integrations.core.views.ann import ANNConfig, IVFIndex, ScoreTerm
+from gst_integrations.evaluation.embedding_rows import EmbeddingRows
 
 
 @dataclass
@@ -40,20 +41,6 @@ class Part:
     name: str
     W: torch.Tensor | None
     weight: float
-
-
-def fitted_gaussian(X: np.ndarray, n: int, seed: int = 0, chunk: int = 200_000) -> np.ndarray:
-    """n rows from N(mean(X), cov(X)), each scaled to unit length (as the encoder's are)."""
-    mu = X.mean(0, dtype=np.float64)
-    cov = np.cov(X, rowvar=False)
-    L = np.linalg.cholesky(cov + 1e-9 * np.eye(len(mu)))
-    rng = np.random.default_rng(seed)
-    out = np.empty((n, X.shape[1]), np.float32)
-    for s in range(0, n, chunk):
-        m = min(chunk, n - s)
-        Z = mu + rng.standard_normal((m, len(mu))) @ L.T
-        out[s : s + m] = Z / np.linalg.norm(Z, axis=1, keepdims=True)
-    return out
 
 
 def row_norms(X: torch.Tensor, W: torch.Tensor | None, chunk: int = 131072) -> torch.Tensor:
@@ -397,7 +384,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         if size == "real":
             X, name = X_all[keep], "GCIDE definitions (real, all-MiniLM-L6-v2)"
         else:
-            X = fitted_gaussian(X_all[keep], int(size))
+            X = EmbeddingRows(X_all[keep], "GCIDE vectors")(int(size), seed=0)
             name = f"{int(size):,} rows from a Gaussian fitted to the GCIDE vectors"
         res = measure(
             torch.from_numpy(np.ascontiguousarray(X)),
