@@ -1,12 +1,13 @@
-"""When and how an engine answers from its approximate index instead of a full scan.
+"""When and how an engine answers from its sketch instead of a full scan of the base matrix.
 
-The index (``core.views.ann.IVFIndex``) is built from the held base matrix the first time
-a search can use it, under the refresh lock (so no refresh scatters meanwhile), and then
-follows every refresh with the rows (``RowTable.write``, ``remove``, ``compact``). A
-search uses it when every part of the view spec is linear (``ViewMatrix.score_term``),
-there is no filter, and the engine's options allow it; otherwise the search is exact. Its
-scores are the exact scores of the rows it scans, so hits carry the same scores as an
-exact search would give them.
+The sketch (``core.views.sketch.BaseSketch``) is built from the held base matrix the first
+time a search can use it, under the refresh lock (no refresh scatters meanwhile), and then
+follows every refresh with the rows (``RowTable.write``, ``compact``, growth). A search uses
+it when some part of its view spec needs the base query's dot product with every row (the
+generic vectors, the default head's low-rank form; a dense view scores from its own rows
+and is exact already) and the options allow it. The best ``ann_candidates`` rows by the
+estimated score, among the rows the search may return (live, passing its filter), are
+re-scored exactly, so the hits carry the scores an exact search gives them.
 """
 
 from __future__ import annotations
@@ -14,29 +15,36 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping
 
+import numpy as np
 import torch
 
 from gst_integrations.core.feedback import logger
 from gst_integrations.core.heads.blend import Blend
-from gst_integrations.core.views.ann import ANNConfig, IVFIndex
 from gst_integrations.core.views.matrices import ViewMatrix
 from gst_integrations.core.views.options import EngineOptions
 from gst_integrations.core.views.rows import RowTable
+from gst_integrations.core.views.sketch import (
+    BaseSketch,
+    SketchConfig,
+    coarse_scores,
+    exact_scores,
+)
 
 __all__ = ["ApproximateSearch"]
 
 
 class ApproximateSearch:
-    """The approximate path of one engine: its policy, the index's build, its searches."""
+    """The approximate path of one engine: its policy, the sketch's build, its searches."""
 
     def __init__(self, options: EngineOptions, device: torch.device) -> None:
         self.options = options
         self.device = device
+        self.config = SketchConfig(dims=options.ann_dims, candidates=options.ann_candidates)
         #: False answers every search exactly (benchmarks compare both on one engine).
         self.enabled = True
 
     def wanted(self, table: RowTable) -> bool:
-        """Whether this engine should hold an index over ``table`` now."""
+        """Whether this engine should search ``table`` through a sketch now."""
         mode = self.options.ann
         if mode == "off" or table.base is None or not self.enabled:
             return False
@@ -45,21 +53,22 @@ class ApproximateSearch:
         return self.device.type == "cpu" and table.alive_count() >= self.options.ann_min_rows
 
     def ensure(self, table: RowTable, refresh_lock: threading.Lock, lock: threading.RLock) -> None:
-        """Build the index over ``table`` (or rebuild a stale one) when it is wanted."""
-        if not self.wanted(table) or (table.ann is not None and not table.ann.stale):
+        """Build the sketch of ``table`` when it is wanted and missing."""
+        if table.sketch is not None or not self.wanted(table):
             return
-        with refresh_lock:  # no refresh scatters while the index is built
-            if table.ann is not None and not table.ann.stale:
+        with refresh_lock:  # no refresh scatters while the sketch is built
+            if table.sketch is not None:
                 return
             assert table.base is not None
-            rows = table.live_rows()
-            idx = torch.from_numpy(rows).to(table.base.device)
-            X = table.base[idx].float().cpu()
-            config = ANNConfig(probe_share=self.options.ann_probe_share)
-            index = IVFIndex.build(X, rows, config)
-            logger.info("approximate index built: %d rows in %d clusters", len(rows), index.nlist)
+            live = table.live_rows()
+            base = table.base[: table.n]
+            sketch = BaseSketch.fit(
+                base[torch.from_numpy(live).to(base.device)], table.capacity, self.config
+            )
+            sketch.write(np.arange(table.n), base)
+            logger.info("sketch built: %d rows, %d dimensions", len(live), sketch.dims)
             with lock:
-                table.ann = index
+                table.sketch = sketch
 
     def top(
         self,
@@ -68,23 +77,24 @@ class ApproximateSearch:
         matrices: Mapping[str | None, ViewMatrix],
         q: torch.Tensor,
         k: int,
+        mask: np.ndarray,
     ) -> tuple[torch.Tensor, torch.Tensor] | None:
-        """(scores, rows) of the best ``k`` rows from the index, or None for an exact search."""
-        if table.ann is None or not self.wanted(table):
+        """(scores, rows) of the best ``k`` rows, or None for a full exact scan."""
+        if table.sketch is None or table.base is None or not self.wanted(table):
             return None
-        terms = []
-        for name, (_, weight) in blend.parts.items():
-            term = matrices[name].score_term(table, q.cpu(), float(weight))
-            if term is None:
-                return None
-            if term.row_norm is not None:
-                term.row_norm = term.row_norm.cpu()
-            terms.append(term)
-        scores, rows = table.ann.search(terms, k)
-        if len(rows) < min(k, table.alive_count()):
-            return None  # the probed clusters held fewer than k rows
-        return scores.to(self.device), rows.to(self.device)
-
-    @staticmethod
-    def exact_only(where: object, where_document: object, store_ids: object) -> bool:
-        return bool(where or where_document or store_ids is not None)
+        parts = [
+            matrices[name].score_parts(table, q, float(weight))
+            for name, (_, weight) in blend.parts.items()
+        ]
+        if not any(p.alpha for p in parts):
+            return None  # no base dot product: the exact scan reads only the views' rows
+        n = table.n
+        allowed = torch.from_numpy(np.ascontiguousarray(mask[:n]))
+        n_allowed = int(allowed.sum())
+        coarse = coarse_scores(table.sketch, parts, q, n)
+        if n_allowed < n:
+            coarse = coarse.masked_fill(~allowed, float("-inf"))
+        cand = torch.topk(coarse, min(max(self.config.candidates, k), n_allowed)).indices
+        exact = exact_scores(table.base, parts, q, cand)
+        best = torch.topk(exact, min(k, len(cand)))
+        return best.values.to(self.device), cand[best.indices].to(self.device)

@@ -235,9 +235,7 @@ class ViewEngine:
             if self.options.catalogue == "store"
             else None
         )
-        exact = ApproximateSearch.exact_only(where, where_document, store_ids)
-        if not exact:
-            self._approx.ensure(self._rows.current(), self._rows.refresh_lock, self._rows.lock)
+        self._approx.ensure(self._rows.current(), self._rows.refresh_lock, self._rows.lock)
         with self._rows.lock:
             table = self._rows.table
             assert table is not None
@@ -246,14 +244,14 @@ class ViewEngine:
                 suffix = f" in view {view!r}" if view else ""
                 raise StoreError(f"the store is empty: there are no base vectors to search{suffix}")
             q_t = torch.from_numpy(q).to(self.device)
-            approx = None if exact else self._approx.top(table, blend, matrices, q_t, k)
-            if approx is not None:
+            mask = self._mask(table, where, where_document, store_ids)
+            approx = self._approx.top(table, blend, matrices, q_t, k, mask)
+            if approx is not None:  # the sketch's candidates, re-scored exactly
                 top_scores, top_rows = approx
             else:
                 scores = torch.zeros(n, dtype=torch.float32, device=self.device)
                 for name, (_, weight) in blend.parts.items():
                     scores += weight * matrices[name].scores(table, q_t, n)
-                mask = self._mask(table, where, where_document, store_ids)
                 top_scores, top_rows = exact_topk(scores, k, mask)
             rows = top_rows.cpu().tolist()
             ids = [table.ids[r] for r in rows]

@@ -8,15 +8,14 @@
   the base matrix, with the same scores as the dense view.
 
 Each form says what it stores for base rows (``rows``), how it scores every row against a
-base query (``scores``), what the view vectors of some rows are (``vectors``) and, for a
-linear view, its score as a term over the base vectors (``score_term``: the rewritten
-query and the per-row view norm, which ``core.views.ann`` searches), so the engine never
-asks which form it holds.
+base query (``scores``), what the view vectors of some rows are (``vectors``) and how its
+score splits into the base query's dot product with each row and what the view holds
+itself (``score_parts``, for the approximate path of ``core.views.sketch``), so the engine
+never asks which form it holds.
 """
 
 from __future__ import annotations
 
-import itertools
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING
 
@@ -24,17 +23,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from gst_integrations.core.heads.families import linear_weight
 from gst_integrations.core.heads.head import Head
-from gst_integrations.core.views.ann import ScoreTerm
 from gst_integrations.core.views.low_rank import low_rank_metric
+from gst_integrations.core.views.sketch import ScoreParts
 
 if TYPE_CHECKING:
     from gst_integrations.core.views.rows import RowTable
 
 __all__ = ["DenseView", "GenericView", "LowRankView", "ViewMatrix", "exact_topk", "make_view"]
-
-_TOKENS = itertools.count()
 
 
 class ViewMatrix(ABC):
@@ -45,8 +41,6 @@ class ViewMatrix(ABC):
         self.metric = metric
         #: (capacity, width), grown, trimmed and compacted with the engine's rows.
         self.matrix = matrix
-        #: Unique per view built (a refit builds a new one): keys caches of its terms.
-        self.token = next(_TOKENS)
 
     @abstractmethod
     def rows(self, X: torch.Tensor) -> torch.Tensor:
@@ -60,9 +54,9 @@ class ViewMatrix(ABC):
     def vectors(self, table: RowTable, rows: torch.Tensor) -> torch.Tensor:
         """View vectors of ``rows`` as they are scored (unit length for cosine), float32."""
 
-    def score_term(self, table: RowTable, q: torch.Tensor, weight: float) -> ScoreTerm | None:
-        """This view's score as ``weight (r·x) / ν(x)`` over base rows x (None: not linear)."""
-        return None
+    @abstractmethod
+    def score_parts(self, table: RowTable, q: torch.Tensor, weight: float) -> ScoreParts:
+        """``weight`` times this view's score as ``(alpha (q·x) + M(x)·v) / nu(x)`` per row."""
 
     def fill(self, table: RowTable, chunk: int = 65536) -> None:
         """Compute every held row from the base matrix, in chunks."""
@@ -87,60 +81,30 @@ class GenericView(ViewMatrix):
         assert table.base is not None
         return F.normalize(table.base[rows].float(), dim=1)
 
-    def score_term(self, table: RowTable, q: torch.Tensor, weight: float) -> ScoreTerm:
-        r = F.normalize(q[None, :].float(), dim=1)[0]
-        return ScoreTerm(r, weight, table.base_norms, _norm, key=("generic",))
+    def score_parts(self, table: RowTable, q: torch.Tensor, weight: float) -> ScoreParts:
+        alpha = 1.0 / float(torch.linalg.vector_norm(q.float()).clamp_min(1e-12))
+        return ScoreParts(weight, alpha, nu=table.base_norms)
 
 
 class DenseView(ViewMatrix):
-    """The head's output for every row (the base vectors when ``head`` is None).
-
-    A cosine view of a linear head also keeps each row's view norm |W x| in a last column,
-    so that its score can be searched as a term over the base vectors (``score_term``).
-    """
-
-    def __init__(self, head: Head | None, metric: str, matrix: torch.Tensor) -> None:
-        super().__init__(head, metric, matrix)
-        self.linear = head is not None and head.is_linear
-        self.width = int(matrix.shape[1]) - int(self.keeps_norm(head, metric))
-
-    @staticmethod
-    def keeps_norm(head: Head | None, metric: str) -> bool:
-        return head is not None and head.is_linear and metric == "cosine"
+    """The head's output for every row (the base vectors when ``head`` is None)."""
 
     def _transform(self, X: torch.Tensor) -> torch.Tensor:
         Z = X.float() if self.head is None else self.head.transform_tensor(X.float())
         return F.normalize(Z, dim=1) if self.metric == "cosine" else Z
 
     def rows(self, X: torch.Tensor) -> torch.Tensor:
-        if not self.keeps_norm(self.head, self.metric):
-            return self._transform(X)
-        assert self.head is not None
-        Z = self.head.transform_tensor(X.float())
-        norm = torch.linalg.vector_norm(Z, dim=1, keepdim=True)
-        return torch.cat([Z / norm.clamp_min(1e-12), norm], dim=1)
+        return self._transform(X)
 
     def scores(self, table: RowTable, q: torch.Tensor, n: int) -> torch.Tensor:
         qz = self._transform(q[None, :])[0]
-        return (self.matrix[:n, : self.width] @ qz.to(self.matrix.dtype)).float()
+        return (self.matrix[:n] @ qz.to(self.matrix.dtype)).float()
 
     def vectors(self, table: RowTable, rows: torch.Tensor) -> torch.Tensor:
-        return self.matrix[rows, : self.width].float()
+        return self.matrix[rows].float()
 
-    def score_term(self, table: RowTable, q: torch.Tensor, weight: float) -> ScoreTerm | None:
-        if not self.linear:
-            return None
-        assert self.head is not None
-        W = linear_weight(self.head.module)
-        assert W is not None
-        W = W.detach().float()
-        wq = W @ q.float()
-        r = W.T @ wq
-        if self.metric != "cosine":
-            return ScoreTerm(r, weight, key=("ip", self.token))
-        r = r / torch.linalg.vector_norm(wq).clamp_min(1e-12)
-        norms = self.matrix[:, self.width]
-        return ScoreTerm(r, weight, norms, lambda C: _norm(C @ W.T), key=("dense", self.token))
+    def score_parts(self, table: RowTable, q: torch.Tensor, weight: float) -> ScoreParts:
+        return ScoreParts(weight, 0.0, M=self.matrix, v=self._transform(q[None, :])[0])
 
 
 class LowRankView(ViewMatrix):
@@ -175,20 +139,13 @@ class LowRankView(ViewMatrix):
         Z = self.head.transform_tensor(table.base[rows].float())
         return F.normalize(Z, dim=1) if self.metric == "cosine" else Z
 
-    def score_term(self, table: RowTable, q: torch.Tensor, weight: float) -> ScoreTerm:
+    def score_parts(self, table: RowTable, q: torch.Tensor, weight: float) -> ScoreParts:
         qf = q.float()
         aq = self.A @ qf
-        r = self.c * qf + self.A.T @ aq  # WᵀW q
         if self.metric != "cosine":
-            return ScoreTerm(r, weight, key=("ip", self.token))
-        r = r / torch.sqrt(self.c * (qf @ qf) + aq @ aq).clamp_min(1e-12)
-        A, c = self.A, self.c
-
-        def norm_of(C: torch.Tensor) -> torch.Tensor:
-            AC = C @ A.T
-            return torch.sqrt(c * (C * C).sum(1) + (AC * AC).sum(1))
-
-        return ScoreTerm(r, weight, self.matrix[:, -1], norm_of, key=("low-rank", self.token))
+            return ScoreParts(weight, self.c, M=self.matrix, v=aq)
+        q_norm = float(torch.sqrt(self.c * (qf @ qf) + aq @ aq).clamp_min(1e-12))
+        return ScoreParts(weight, self.c / q_norm, self.matrix, aq / q_norm, self.matrix[:, -1])
 
 
 def make_view(head: Head | None, metric: str, table: RowTable) -> ViewMatrix:
@@ -208,11 +165,7 @@ def make_view(head: Head | None, metric: str, table: RowTable) -> ViewMatrix:
         if form is not None:
             A = torch.from_numpy(form.A).to(device)
             return LowRankView(head, metric, zeros(form.rank + 1), A, form.c)
-    return DenseView(head, metric, zeros(head.out_dim + int(DenseView.keeps_norm(head, metric))))
-
-
-def _norm(X: torch.Tensor) -> torch.Tensor:
-    return torch.linalg.vector_norm(X.float(), dim=1)
+    return DenseView(head, metric, zeros(head.out_dim))
 
 
 @torch.inference_mode()

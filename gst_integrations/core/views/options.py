@@ -36,14 +36,16 @@ class EngineOptions(BaseModel):
     show_progress: bool | None = None
     """Progress bar for the first store read (None: the package rule, ``GST_PROGRESS``)."""
     ann: Literal["auto", "on", "off"] = "auto"
-    """Approximate search of linear views and blends (``core.views.ann``): "auto" serves
-    them from an inverted file on the CPU once the store holds ``ann_min_rows`` rows;
-    "on" always (any device), "off" never. Searches with a filter, and views of non-linear
-    heads, are always exact."""
+    """Approximate search (``core.views.sketch``): the base query's dot product with every
+    row estimated from an int8 sketch, the best ``ann_candidates`` rows re-scored exactly.
+    "auto": on the CPU once the store holds ``ann_min_rows`` rows; "on": always; "off":
+    every search scans the full base matrix."""
     ann_min_rows: int = Field(200_000, ge=0)
-    """Rows from which "auto" builds and uses the approximate index (exact below)."""
-    ann_probe_share: float = Field(0.05, gt=0, le=1)
-    """Share of the index's clusters scanned per query (recall against speed)."""
+    """Rows from which "auto" builds the sketch and uses it (exact below)."""
+    ann_candidates: int = Field(200, ge=1)
+    """Rows re-scored exactly per search (recall against speed)."""
+    ann_dims: int = Field(128, ge=1)
+    """Dimensions of the sketch (bytes per row)."""
 
 
 def split_engine_options(

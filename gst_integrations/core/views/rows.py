@@ -17,8 +17,8 @@ import torch
 from gst_integrations.core.views.catalogue import Catalogue
 
 if TYPE_CHECKING:
-    from gst_integrations.core.views.ann import IVFIndex
     from gst_integrations.core.views.matrices import ViewMatrix
+    from gst_integrations.core.views.sketch import BaseSketch
 
 #: Key of the generic (base-vector) view.
 GENERIC = None
@@ -50,8 +50,8 @@ class RowTable:
         self.base_norms = torch.zeros(0, dtype=torch.float32, device=device)
         self.views: dict[str | None, ViewMatrix] = {}
         self.catalogue = Catalogue() if catalogue else None
-        #: The approximate index over the base rows (``core.views.ann``), once built.
-        self.ann: IVFIndex | None = None
+        #: The int8 sketch of the base rows (``core.views.sketch``), once built.
+        self.sketch: BaseSketch | None = None
         self.version = 0
 
     # -- reading --------------------------------------------------------------------------
@@ -82,8 +82,8 @@ class RowTable:
         )
         if self.catalogue is not None:
             out["catalogue"] = self.catalogue.nbytes()
-        if self.ann is not None:
-            out["approximate index"] = self.ann.nbytes()
+        if self.sketch is not None:
+            out["sketch (approximate search)"] = self.sketch.nbytes()
         return out
 
     # -- writing (under the engine's lock) ------------------------------------------------
@@ -102,6 +102,8 @@ class RowTable:
         self.base_norms = _grow(self.base_norms, cap)
         for vm in self.views.values():
             vm.matrix = _grow(vm.matrix, cap)
+        if self.sketch is not None:
+            self.sketch.reserve(cap)
 
     def assign_rows(self, ids: Sequence[str]) -> np.ndarray:
         """Rows for ids: their own when held, new ones appended otherwise."""
@@ -133,8 +135,8 @@ class RowTable:
                 vm.matrix[idx] = values.to(vm.matrix.dtype)
         self.alive[rows] = True
         self.signatures[rows] = signatures
-        if self.ann is not None:
-            self.ann.add(rows, base.float())
+        if self.sketch is not None:
+            self.sketch.write(rows, base)
         if self.catalogue is not None:
             self.catalogue.write(rows, documents, metadatas)
         self.version += 1
@@ -150,8 +152,6 @@ class RowTable:
             self.signatures[arr] = 0
             if self.catalogue is not None:
                 self.catalogue.clear(arr)
-            if self.ann is not None:
-                self.ann.remove(rows)
             self.version += 1
         return len(rows)
 
@@ -167,6 +167,8 @@ class RowTable:
         self.base_norms = self.base_norms[:cap].clone()
         for vm in self.views.values():
             vm.matrix = vm.matrix[:cap].clone()
+        if self.sketch is not None:
+            self.sketch.trim(cap)
 
     def needs_compaction(self) -> bool:
         dead = self.n - self.alive_count()
@@ -187,7 +189,7 @@ class RowTable:
             vm.matrix = vm.matrix[idx].clone()
         if self.catalogue is not None:
             self.catalogue.take(keep)
-        if self.ann is not None:
-            self.ann.renumber(keep)
+        if self.sketch is not None:
+            self.sketch.take(keep)
         self.n = len(keep)
         self.version += 1

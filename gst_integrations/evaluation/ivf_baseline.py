@@ -1,4 +1,4 @@
-"""One approximate index over the base vectors that serves every linear view and blend.
+"""Baseline for the approximate-search benchmark: an inverted file over the base vectors.
 
 A linear head scores a row by ``(W x)·(W q) = x·(WᵀW q)``: the *rewritten query*
 ``r = WᵀW q`` searches the base vectors directly, so one index over the base matrix serves
