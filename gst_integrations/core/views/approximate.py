@@ -28,6 +28,7 @@ from gst_integrations.core.views.sketch import (
     SketchConfig,
     coarse_scores,
     exact_scores,
+    warm_up,
 )
 
 __all__ = ["ApproximateSearch"]
@@ -66,6 +67,7 @@ class ApproximateSearch:
                 base[torch.from_numpy(live).to(base.device)], table.capacity, self.config
             )
             sketch.write(np.arange(table.n), base)
+            warm_up()
             logger.info("sketch built: %d rows, %d dimensions", len(live), sketch.dims)
             with lock:
                 table.sketch = sketch

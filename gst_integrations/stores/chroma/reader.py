@@ -178,7 +178,15 @@ def _read_sql(db: Path, collection_id: str, include_documents: bool) -> dict[str
         raise FastReadUnavailable(f"sqlite: {exc}") from exc
     finally:
         con.close()
-    return {"ids": ids, "docs": docs, "metas": metas, "tail": tail, "vec_seg": vec_seg}
+    id_pos = {e: j for j, e in enumerate(ids)}
+    return {
+        "ids": ids,
+        "docs": docs,
+        "metas": metas,
+        "tail": tail,
+        "vec_seg": vec_seg,
+        "pos": id_pos,
+    }
 
 
 def _read_hnsw(folder: Path, cosine: bool) -> _Hnsw | None:
@@ -264,28 +272,35 @@ def read_segments(collection: Any, include_vectors: bool = True) -> Snapshot:
     # Where each id's vector lives: an HNSW element row, or the log (row -1).
     rows = np.full(len(ids), -1, np.int64)
     logged: dict[int, np.ndarray] = {}
-    for j, id_ in enumerate(ids):
-        if id_ in replay:
-            vec = replay[id_]
-            if vec is None:
-                raise FastReadUnavailable(f"id {id_!r} deleted in the log but still listed")
-            logged[j] = vec
-            continue
-        label = hnsw.id_to_label.get(id_) if hnsw is not None else None
-        if label is None or label >= len(hnsw.row_of_label) or hnsw.row_of_label[label] < 0:
-            raise FastReadUnavailable(f"id {id_!r} has no vector in the segment")
-        rows[j] = hnsw.row_of_label[label]
-    live = {i for i, v in replay.items() if v is not None}
     if hnsw is not None:
-        rol = hnsw.row_of_label
-        live.update(
-            i
-            for i, label in hnsw.id_to_label.items()
-            if i not in replay and label < len(rol) and rol[label] >= 0
+        id_to_label, rol = hnsw.id_to_label, hnsw.row_of_label
+        labels = np.fromiter((id_to_label.get(i, -1) for i in ids), np.int64, len(ids))
+        known = (labels >= 0) & (labels < len(rol))
+        rows[known] = rol[labels[known]]
+    for id_, vec in replay.items():
+        if vec is not None:
+            continue
+        if id_ in sql["pos"]:
+            raise FastReadUnavailable(f"id {id_!r} deleted in the log but still listed")
+    for id_, vec in replay.items():
+        j = sql["pos"].get(id_)
+        if vec is not None and j is not None:
+            logged[j] = vec
+            rows[j] = -1
+    missing = int(np.count_nonzero(rows < 0)) - len(logged)
+    if missing:
+        raise FastReadUnavailable(f"{missing} ids have no vector in the segment")
+    # The vector side holds exactly the listed ids: as many live ones as listed.
+    live = sum(1 for v in replay.values() if v is not None)
+    if hnsw is not None:
+        alive_labels = np.fromiter(
+            (label for i, label in hnsw.id_to_label.items() if i not in replay), np.int64
         )
-    if len(live) != len(ids):
+        alive_labels = alive_labels[alive_labels < len(hnsw.row_of_label)]
+        live += int(np.count_nonzero(hnsw.row_of_label[alive_labels] >= 0))
+    if live != len(ids):
         raise FastReadUnavailable(
-            f"the vector segment holds {len(live)} ids, the metadata segment {len(ids)}"
+            f"the vector segment holds {live} ids, the metadata segment {len(ids)}"
         )
     dims = {len(v) for v in logged.values()} | ({hnsw.dim} if hnsw is not None else set())
     if len(dims) > 1:
