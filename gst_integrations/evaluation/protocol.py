@@ -1,4 +1,6 @@
-"""The EVAL.md protocol: held-out comparison of instruction views against baselines.
+"""The evaluation protocol: held-out comparison of instruction views against baselines.
+
+The protocol in words, and how to read its reports: ``docs/evaluation.md``.
 
 Per facet A (with another facet B of the same texts): a seeded, stratified guide sample
 fits each method; every metric is computed on the held-out rest, and the baselines run

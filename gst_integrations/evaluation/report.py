@@ -1,4 +1,4 @@
-"""The EVAL.md report: scores per method and facet over split seeds, judged against the goals.
+"""The evaluation report: scores per method and facet over split seeds, judged against the goals.
 
 Every score is kept per split seed, so the report gives the mean and the worst split, and
 the "never loses" check compares a view with the generic vectors split by split.
@@ -21,7 +21,7 @@ JOINT_METRICS = ("p_at_10", "ndcg_at_10")
 #: A view must stay within ``NEVER_LOSE_MARGIN`` of the generic vectors on these.
 NEVER_LOSE_METRICS = ("p_at_10", "sts", "v_measure")
 NEVER_LOSE_MARGIN = 0.01
-#: Issue 12's goals: triplet-error reduction on encoded facets, joint P@10 gain of blends.
+#: The project's goals: triplet-error reduction on encoded facets, joint P@10 gain of blends.
 TRIPLET_ERROR_REDUCTION_GOAL = 0.5
 JOINT_GAIN_GOAL = 1.3
 
@@ -95,7 +95,7 @@ class EvalReport:
 
     # ------------------------------------------------------------------ goals
     def acceptance(self, method: str = DEFAULT_METHOD) -> dict[str, Any]:
-        """EVAL.md's bar, per facet: a view never loses (P@10, STS and V-measure within 0.01
+        """The protocol's bar, per facet: a view never loses (P@10, STS and V-measure within 0.01
         of generic on every split), and its triplet-error reduction (the goal: 50% where the
         base vectors encode the facet)."""
         per_facet = {}
@@ -262,7 +262,7 @@ class EvalReport:
 
     def _goals_markdown(self) -> list[str]:
         acc = self.acceptance()
-        lines = ["", "Default head against the goals (issue 12):", ""]
+        lines = ["", "Default head against the goals:", ""]
         for f, v in acc["per_facet"].items():
             gaps = ", ".join(f"{m} {g:+.3f}" for m, g in v["worst_split_difference"].items())
             goal = (

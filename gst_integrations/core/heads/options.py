@@ -1,4 +1,4 @@
-"""Training options for a head; defaults chosen by the held-out protocol (see README)."""
+"""Training options for a head; defaults chosen by the held-out protocol (docs/results.md)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ class HeadOptions:
     The default ``lda_mix`` family is closed-form: [α·LDA ; (1−α)·generic], α chosen on the
     labels by inner cross-validation and set to 0 (the generic vectors) when a view does not
     significantly beat them, so a view never retrieves worse than what the user has
-    (README, "Defaults"). ``z_dim``, the loss and the schedule apply to the trained
+    (docs/results.md). ``z_dim``, the loss and the schedule apply to the trained
     ``linear`` and ``mlp`` families only; the paper's recipe is ``HeadOptions.paper()``.
     """
 

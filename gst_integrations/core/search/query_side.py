@@ -18,7 +18,7 @@ When is it exact?
 
 Over an ANN index (HNSW) the rewritten query is far from the data the index was built
 for, so both metrics over-fetch and re-rank exactly; defaults are chosen by recall measured
-on a real 100k+ corpus (README).
+on a real 100k+ corpus (docs/bench/recall-gcide.md).
 """
 
 from __future__ import annotations
