@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install test quickstart lint eval bench bench-gpu maps
+.PHONY: install test quickstart lint docs eval bench bench-gpu maps
 
 install:
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ quickstart:
 lint:
 	$(BIN)/ruff check gst_integrations tests cookbook benchmarks
 	$(BIN)/lint-imports
+
+# The documentation site, checked as the tests check it (preview: $(BIN)/mkdocs serve).
+docs:
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 # --threads 1: on a shared CPU, oversubscribed BLAS/OpenMP threads slow the fits and KMeans 5-10x.
 eval:
