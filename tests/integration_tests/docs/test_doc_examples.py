@@ -21,6 +21,15 @@ pytestmark = pytest.mark.integration
 RUNNABLE = [p for p in pages() if any(b.runs for b in fenced_blocks(p))]
 
 
+def _forget_chroma_clients() -> None:
+    """Chroma shares one client per path string within a process; pages all use the relative
+    path "chroma" from their own folder, so each page must start without the last one's."""
+    if "chromadb" in sys.modules:
+        from chromadb.api.client import SharedSystemClient
+
+        SharedSystemClient.clear_system_cache()
+
+
 class _Tee(io.StringIO):
     """Captures what a block prints and passes it on (visible with ``pytest -s``)."""
 
@@ -38,6 +47,7 @@ def test_page_runs_as_written(
     monkeypatch.setenv("GST_PROGRESS", "0")
     monkeypatch.setenv("GST_CACHE_DIR", str(tmp_path / ".gst-cache"))
     namespace: dict[str, object] = {"__name__": "__main__"}
+    _forget_chroma_clients()
     for block in fenced_blocks(page):
         if not block.runs:
             continue
@@ -50,3 +60,4 @@ def test_page_runs_as_written(
             assert normalise_output(out.getvalue()) == normalise_output(
                 block.expected_output
             ), f"{block.where}: the block no longer prints what the page shows"
+    _forget_chroma_clients()
