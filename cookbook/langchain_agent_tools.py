@@ -115,9 +115,14 @@ def call_tool(tool: BaseTool, args: dict[str, Any], call_id: str = "call_0") -> 
 
 
 def answer_from(llm: BaseChatModel, question: str, result: ToolMessage) -> str:
-    """The model's answer from a tool's output."""
-    chain = ANSWER_PROMPT | llm | StrOutputParser()
-    text = chain.invoke({"reviews": str(result.content)[:1500], "question": question})
+    """The model's answer from the reviews a tool returned (their texts, numbered)."""
+    reviews = "\n".join(
+        f"Review {i}: {' '.join(d.page_content.split())[:300]}"
+        for i, d in enumerate(result.artifact or [], 1)
+    )
+    text = (ANSWER_PROMPT | llm | StrOutputParser()).invoke(
+        {"reviews": reviews, "question": question}
+    )
     return " ".join(str(text).split())
 
 

@@ -126,13 +126,20 @@ def format_docs(docs: list[Document]) -> str:
     )
 
 
+def reviews_for_llm(docs: list[Document]) -> str:
+    """Context the model reads: the review texts, numbered (the facets stay for the reader)."""
+    return "\n".join(
+        f"Review {i}: {' '.join(d.page_content.split())[:300]}" for i, d in enumerate(docs, 1)
+    )
+
+
 def build_chain(retriever: GSTRetriever, llm: BaseChatModel) -> Runnable:
     """question -> {docs, question, answer}: the view (and k, filter) come from the config.
 
     The retrieved documents are returned next to the answer, so a caller sees what the
     view found as well as what the model made of it."""
     answer = (
-        {"context": lambda x: format_docs(x["docs"]), "question": lambda x: x["question"]}
+        {"context": lambda x: reviews_for_llm(x["docs"]), "question": lambda x: x["question"]}
         | PROMPT
         | llm
         | StrOutputParser()
