@@ -375,7 +375,10 @@ def test_bad_arguments(li_retriever) -> None:
 
 
 # -- the cookbook -------------------------------------------------------------------------
-def test_cookbook_runs_offline(cookbook, li_cache, tmp_path, capsys, local_li_llm) -> None:
+def test_cookbook_runs_offline(
+    cookbook, li_cache, li_index, tmp_path, capsys, local_li_llm
+) -> None:
+    """The recipe, after the session index filled the shared cache (so it encodes ~nothing)."""
     result: dict[str, Any] = cookbook.main(workdir=tmp_path, cache=li_cache, llm=local_li_llm)
     out = capsys.readouterr().out
     assert "indexed 200 reviews once; views: ['condition', 'rating']" in out
