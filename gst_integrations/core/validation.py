@@ -33,6 +33,53 @@ def as_float32_matrix(X: Any, *, name: str = "vectors", dim: int | None = None) 
     return np.ascontiguousarray(arr)
 
 
+#: A query whose norm lies outside this range is rescaled to unit length before scoring:
+#: every view ranks the same under a positive scale (cosine, inner product and blends alike),
+#: and float32 scoring of a vector of norm 1e30 overflows (1e-30: underflows) to ties at 0.
+SAFE_QUERY_NORM = (1e-6, 1e6)
+
+
+def check_query_vector(
+    vector: Any, *, dim: int | None = None, name: str = "query vector"
+) -> np.ndarray:
+    """One query vector as (d,) float32, or a typed error saying why it cannot be searched.
+
+    NaN or inf, and an all-zero vector (no direction to rank by), raise
+    ``InvalidVectorsError``; a vector of extreme norm is rescaled (``SAFE_QUERY_NORM``),
+    in float64 so that its direction survives the cast to float32.
+    """
+    if isinstance(vector, torch.Tensor):
+        vector = vector.detach().cpu().numpy()
+    try:
+        arr = np.asarray(vector, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InvalidVectorsError(f"{name} is not numeric: {exc}") from exc
+    if arr.ndim == 2 and arr.shape[0] == 1:
+        arr = arr[0]
+    if arr.ndim != 1:
+        raise InvalidVectorsError(f"expected one {name} of shape (d,), got shape {arr.shape}")
+    if arr.size == 0:
+        raise InvalidVectorsError(f"{name} is empty")
+    if dim is not None and arr.shape[0] != dim:
+        raise DimensionMismatchError(
+            f"{name} has dimension {arr.shape[0]}, but {dim} was expected "
+            "(was it made by another base encoder?)"
+        )
+    if not np.isfinite(arr).all():
+        raise InvalidVectorsError(f"{name} contains NaN or inf")
+    peak = float(np.abs(arr).max())
+    if peak == 0.0:
+        raise InvalidVectorsError(
+            f"{name} is all zeros: it has no direction to rank documents by "
+            "(an empty text, or an encoder output that was masked out?)"
+        )
+    unit = arr / peak
+    norm = peak * float(np.linalg.norm(unit))
+    if not SAFE_QUERY_NORM[0] <= norm <= SAFE_QUERY_NORM[1]:
+        arr = unit / np.linalg.norm(unit)
+    return np.ascontiguousarray(arr, dtype=np.float32)
+
+
 def check_k(k: Any, name: str = "k") -> int:
     """``k`` as a positive int (the number of results), or a ValueError saying what is wrong."""
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k <= 0:
