@@ -7,7 +7,16 @@ from typing import Any
 import numpy as np
 import torch
 
-from gst_integrations.core.errors import DimensionMismatchError, InvalidVectorsError
+from gst_integrations.core.errors import (
+    DimensionMismatchError,
+    GSTError,
+    InvalidTextError,
+    InvalidVectorsError,
+)
+
+#: The most results one search may ask for. A search returns hits, not a corpus: larger k
+#: is a mistake (k=10**9 times the query side's over-fetch overflows a store's request).
+MAX_K = 1_000_000
 
 
 def as_float32_matrix(X: Any, *, name: str = "vectors", dim: int | None = None) -> np.ndarray:
@@ -81,10 +90,29 @@ def check_query_vector(
 
 
 def check_k(k: Any, name: str = "k") -> int:
-    """``k`` as a positive int (the number of results), or a ValueError saying what is wrong."""
+    """``k`` as a positive int up to ``MAX_K`` (the number of results), or a clear error."""
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k <= 0:
-        raise ValueError(f"{name} must be a positive integer (the number of results), got {k!r}")
+        raise GSTError(f"{name} must be a positive integer (the number of results), got {k!r}")
+    if k > MAX_K:
+        raise GSTError(
+            f"{name}={k:,} is more results than one search returns: use at most {MAX_K:,} "
+            "(read a whole collection through the store itself)"
+        )
     return int(k)
+
+
+def check_text(text: Any, what: str = "text") -> str:
+    """``text`` as a str that encodes as UTF-8, or InvalidTextError naming the problem."""
+    if not isinstance(text, str):
+        raise InvalidTextError(f"{what} must be a string, got {type(text).__name__}")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidTextError(
+            f"{what} is not valid Unicode: a lone surrogate {text[exc.start]!r} at position "
+            f"{exc.start} (text decoded with errors='surrogateescape' or cut mid-character?)"
+        ) from None
+    return text
 
 
 def check_finite(arr: np.ndarray | torch.Tensor, *, name: str = "vectors") -> None:

@@ -40,6 +40,9 @@ from gst_integrations.core.validation import as_float32_matrix, check_k, check_q
 #: GCIDE definitions (``evaluation.recall_bench``), inner-product views reached recall@10
 #: 0.955 (lda_mix) / 0.913 (lda) at 1-10x and 0.993 / 0.971 at 20x.
 DEFAULT_OVERFETCH = 20
+#: The most candidates asked of a store in one request (stores cap it at their size;
+#: chromadb's count is a 32-bit integer and overflows above 2**32 - 1).
+MAX_CANDIDATES = 2**31 - 1
 
 #: The query-side path ranks by the view's inner product by default: the base index then
 #: orders candidates by the view's own score, and recall is the index's. A cosine view ranks
@@ -152,7 +155,7 @@ class QuerySideSearcher:
         norm = float(np.linalg.norm(r))
         # The store only needs r's direction (see module docstring); unit length keeps it finite.
         r_dir = (r / norm if norm > 0 else r).astype(np.float32)
-        cands = list(self.search_base(r_dir, int(k) * self.overfetch))
+        cands = list(self.search_base(r_dir, min(int(k) * self.overfetch, MAX_CANDIDATES)))
         if not cands:
             return [], []
         missing = [c.id for c in cands if c.vector is None]
