@@ -9,12 +9,9 @@ store). Every view is one transform of that base matrix, made on first use
 ``keep_base=False`` is the memory-light mode: no base matrix, and a new view reads the
 store again.
 
-Freshness (``core.views.refresher``, rules in ``core.views.freshness``): a search refreshes
-first when the rows are older than ``max_staleness``; ``refresh()`` brings them up to date
-now, seeing every write made before the call by any writer. A refresh reads the store
-outside the search lock (only what changed, through the store's change feed where it keeps
-one) and scatters the changed rows into every view. After a failed refresh the last
-snapshot is served up to ``max_snapshot_age``; ``health()`` says how fresh the rows are.
+Freshness (``core.views.refresher``; the rules in ``core.views.freshness``): a search
+refreshes first when the rows are older than ``max_staleness``; ``refresh()`` makes them
+current. A refresh reads what changed outside the search lock and scatters it into every view.
 """
 
 from __future__ import annotations
@@ -134,9 +131,8 @@ class ViewEngine:
         """Bring the engine up to date with the store now, and materialise views.
 
         ``view`` names one view to materialise; None materialises every registered view that
-        fits the store (a broken one is skipped with a warning). The rows then reflect
-        every write made before the call, by any writer. ``full=True`` reconciles every
-        row even where the store keeps a change feed. Raises on store errors.
+        fits the store (a broken one is skipped with a warning). The rows then reflect every
+        write made before the call, by any writer. ``full=True`` reconciles every row.
         """
         stats = self._rows.refresh(full=full, explicit=True)
         for name in [view] if view is not None else self.views():
