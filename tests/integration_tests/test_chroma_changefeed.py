@@ -117,3 +117,30 @@ def test_writes_during_the_first_read_lose_no_row(tmp_path) -> None:
     engine.refresh()  # what the feed names (the deletes, the add) is read here in any case
     ids, _ = engine.view_matrix(None)
     assert sorted(ids) == sorted(col.get(include=[])["ids"])  # and no unchanged row is lost
+
+
+def test_a_locked_file_is_a_transient_store_error_not_a_reconciliation(
+    tmp_path, monkeypatch
+) -> None:
+    import gst_integrations.stores.chroma.changefeed as changefeed
+    from gst_integrations.core.errors import StaleDataWarning
+
+    _, col, X = _col(tmp_path)
+    engine = ViewEngine(ChromaSource(col), {}, device="cpu", max_staleness=0)
+    engine.search_by_vector(X[0], None, k=1)
+    monkeypatch.setattr(changefeed, "BUSY_TIMEOUT_S", 0.1)
+    locker = sqlite3.connect(tmp_path / "chroma.sqlite3", isolation_level=None)
+    locker.execute("BEGIN EXCLUSIVE")  # a writer holding the file (nothing is written)
+    try:
+        with pytest.raises(StoreError, match="locked"):
+            engine.source.change_feed.changes_since(1)
+        with pytest.raises(StoreError, match="locked"):
+            feed_for(col)  # a new source asks again later rather than give up its feed
+        with pytest.warns(StaleDataWarning, match="locked"):
+            engine.search_by_vector(X[0], None, k=1)
+        assert engine.health().last_error and "locked" in engine.health().last_error
+    finally:
+        locker.execute("ROLLBACK")
+        locker.close()
+    engine.search_by_vector(X[0], None, k=1)
+    assert engine.health().ok and engine.health().mode == "change feed"

@@ -62,9 +62,20 @@ class Unsupported(Exception):
     """The file is not a schema this feed reads (the caller reconciles instead)."""
 
 
+def _busy(exc: sqlite3.Error) -> StoreError | None:
+    """A StoreError for a file locked by a writer past ``BUSY_TIMEOUT_S``: a transient
+    failure (the last snapshot keeps serving, the next refresh tries again), not a reason
+    to reconcile the whole collection."""
+    text = str(exc).lower()
+    if isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text):
+        return StoreError(f"Chroma's database is locked by a writer: {exc}")
+    return None
+
+
 def feed_for(collection: Any) -> ChromaChangeFeed | None:
     """The change feed of a chromadb collection of a ``PersistentClient``; None for an
-    ``HttpClient`` server, an in-memory client, or a file this feed does not support."""
+    ``HttpClient`` server, an in-memory client, or a file this feed does not support
+    (StoreError while a writer holds the file locked: ask again later)."""
     try:
         settings = collection._client.get_settings()
         local = settings.is_persistent and "fastapi" not in str(settings.chroma_api_impl)
@@ -100,7 +111,8 @@ class ChromaChangeFeed:
 
     # -- guards ---------------------------------------------------------------------------
     def unsupported(self) -> str | None:
-        """Why this file cannot serve as a feed, or None when it can."""
+        """Why this file cannot serve as a feed, or None when it can (StoreError while a
+        writer holds it locked)."""
         try:
             with closing(self._connect()) as conn:
                 versions = dict(
@@ -115,6 +127,9 @@ class ChromaChangeFeed:
                     if not set(columns) <= have:
                         return f"table {table} lacks {sorted(set(columns) - have)}"
         except sqlite3.Error as exc:
+            busy = _busy(exc)
+            if busy is not None:  # ask again later rather than give up on the feed
+                raise busy from exc
             return f"cannot read {self.path}: {exc}"
         return None
 
@@ -145,7 +160,13 @@ class ChromaChangeFeed:
         try:
             with closing(self._connect()) as conn:
                 return self._applied(conn, self._segment(conn))
-        except (sqlite3.Error, Unsupported) as exc:
+        except sqlite3.Error as exc:
+            busy = _busy(exc)
+            if busy is not None:
+                raise busy from exc
+            logger.info("Chroma change feed unreadable, reconciling instead: %s", exc)
+            return None
+        except Unsupported as exc:
             logger.info("Chroma change feed unreadable, reconciling instead: %s", exc)
             return None
 
@@ -156,7 +177,13 @@ class ChromaChangeFeed:
         try:
             with closing(self._connect()) as conn:
                 return self._changes(conn, cursor)
-        except (sqlite3.Error, Unsupported) as exc:
+        except sqlite3.Error as exc:
+            busy = _busy(exc)
+            if busy is not None:
+                raise busy from exc
+            logger.info("Chroma change feed cannot answer, reconciling instead: %s", exc)
+            return None
+        except Unsupported as exc:
             logger.info("Chroma change feed cannot answer, reconciling instead: %s", exc)
             return None
 
@@ -227,6 +254,9 @@ class ChromaChangeFeed:
                     )
                 ]
         except sqlite3.Error as exc:
+            busy = _busy(exc)
+            if busy is not None:
+                raise busy from exc
             logger.info("Chroma change feed cannot list ids: %s", exc)
             return None
 
