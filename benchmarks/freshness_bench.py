@@ -2,7 +2,7 @@
 
     python benchmarks/freshness_bench.py --rows 100000 --store /tmp/fresh-bench \\
         --out docs/bench/freshness.md
-    python benchmarks/freshness_bench.py --rows 100000,1000000 ...   # both sizes, one page
+    python benchmarks/freshness_bench.py --rows 1000000 --repeat 1 ...   # adds 1M to the page
 
 A persistent collection of N random unit vectors (384-d, short documents; speed only) is
 filled once per ``--store`` folder and reused. A writer that records no revision (raw
@@ -10,16 +10,19 @@ filled once per ``--store`` folder and reused. A writer that records no revision
 
 * through the change feed (Chroma's own write log, or the rows' sequence numbers once the
   log was purged past the engine's cursor): what the engine does now;
-* by a full reconciliation (every row's document and metadata signature): what a store
-  without a change feed costs, and what finding these writes cost before the feed.
+* by a full reconciliation (``refresh(full=True)``: every row's document and metadata
+  signature): what a store without a change feed costs, and what finding these writes cost
+  before the feed.
 
 Each figure is the median of ``--repeat`` runs, with the 1-minute load average of the
-machine when it was taken. The page is rewritten at the end of the run.
+machine when it was taken. Figures are kept by N in ``--results`` (JSON), so a run for
+one size updates its rows of the page and keeps the others.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import statistics
@@ -70,46 +73,55 @@ def collection(store: Path, n: int) -> Any:
     return col
 
 
+#: Texts written by this run differ from any earlier run's on the same collection.
+RUN = time.time_ns()
+
+
+def _text(step: int) -> str:
+    return f"v{step} of run {RUN}"
+
+
 def _write(col: Any, k: int, step: int) -> list[str]:
     """A raw upsert of ``k`` existing rows (new vector and text; no revision recorded)."""
     n = col.count()
-    rng = np.random.default_rng(step)
+    rng = np.random.default_rng(RUN + step)
     ids = [f"d{int(i)}" for i in rng.choice(n, k, replace=False)] if k else []
     if ids:
-        col.upsert(ids=ids, embeddings=_unit(k, 10**6 + step), documents=[f"v{step}"] * k)
+        col.upsert(ids=ids, embeddings=_unit(k, RUN % 2**31 + step), documents=[_text(step)] * k)
     return ids
 
 
 def measure(col: Any, n: int, repeat: int) -> dict[str, Any]:
-    feed_src = ChromaSource(col)
+    """Refresh costs on one engine: through the feed, and by ``refresh(full=True)`` (the
+    reconciliation a store without a feed runs); each leaves the engine current."""
+    source = ChromaSource(col)
     t = time.perf_counter()
-    engine = ViewEngine(feed_src, {}, device="cpu", max_staleness=3600, show_progress=False)
+    engine = ViewEngine(source, {}, device="cpu", max_staleness=3600, show_progress=False)
     engine.refresh()
-    load_s = time.perf_counter() - t
-    plain = ChromaSource(col)
-    plain._feed = None  # the same collection seen without its change feed
-    rec = ViewEngine(plain, {}, device="cpu", max_staleness=3600, show_progress=False)
-    rec.refresh()
-    out: dict[str, Any] = {"rows": n, "load_s": load_s, "load_avg": _load(), "cases": []}
+    out: dict[str, Any] = {
+        "rows": n,
+        "load_s": time.perf_counter() - t,
+        "load_avg": _load(),
+        "repeat": repeat,
+        "cases": [],
+    }
     step = 0
     for k in (0, 1, 1000):
-        for label, eng in (("change feed", engine), ("full reconciliation", rec)):
+        for label, full in (("change feed", False), ("full reconciliation", True)):
             times, loads, hows = [], [], set()
             for _ in range(repeat):
                 step += 1
                 ids = _write(col, k, step)
-                if eng is engine:  # which path the feed takes (not timed)
-                    cs = feed_src.changes_since(engine._rows.cursor)
+                if not full:  # which path the feed takes (not timed)
+                    cs = source.changes_since(engine._rows.cursor)
                     hows.add("log" if cs is not None and cs.deletes_known else "rows")
                 loads.append(_load())
                 t = time.perf_counter()
-                stats = eng.refresh()
+                stats = engine.refresh(full=full)
                 times.append(time.perf_counter() - t)
                 if ids:  # the writes really arrived
-                    assert eng.documents(ids[:3])[0] == [f"v{step}"] * min(3, len(ids)), label
+                    assert engine.documents(ids[:3])[0] == [_text(step)] * min(3, len(ids))
                 assert stats.updated == k, (label, k, stats)
-                other = rec if eng is engine else engine
-                other.refresh()  # keep the other engine current (not timed)
             out["cases"].append(
                 {
                     "changes": k,
@@ -132,13 +144,13 @@ def _cpu() -> str:
     return platform.processor() or platform.machine()
 
 
-def page(results: list[dict[str, Any]], repeat: int, total_s: float) -> str:
+def page(results: list[dict[str, Any]]) -> str:
     lines = [
         "# Freshness: what a refresh costs",
         "",
         f"machine: {os.cpu_count()} CPU cores ({_cpu()}), torch {torch.__version__}, "
-        f"device cpu; generated by `python benchmarks/freshness_bench.py` "
-        f"(median of {repeat} runs per figure).",
+        "device cpu; generated by `python benchmarks/freshness_bench.py` (each figure the "
+        "median of the runs given).",
         "",
         "An embedded persistent Chroma collection of N random unit vectors (384-d; speed "
         "only). A raw `collection.upsert` (a writer that records no revision) changes 0, 1 "
@@ -151,19 +163,19 @@ def page(results: list[dict[str, Any]], repeat: int, total_s: float) -> str:
         "The machine is shared: the load average (1 min, 2 cores) is given with each "
         "figure; timings under load are upper bounds.",
         "",
-        "| N | changes | refresh through | seconds | load avg |",
-        "|---|---|---|---|---|",
+        "| N | changes | refresh through | seconds | runs | load avg |",
+        "|---|---|---|---|---|---|",
     ]
     for r in results:
         for c in r["cases"]:
             lines.append(
                 f"| {r['rows']:,} | {c['changes']:,} | {c['how']} | {c['seconds']:.4f} | "
-                f"{c['load_avg']:.1f} |"
+                f"{r['repeat']} | {c['load_avg']:.1f} |"
             )
     lines += ["", "| N | first read of the store (engine load) | load avg |", "|---|---|---|"]
     for r in results:
         lines.append(f"| {r['rows']:,} | {r['load_s']:.1f} s | {r['load_avg']:.1f} |")
-    lines += ["", f"total benchmark time {total_s:.0f} s", ""]
+    lines += [""]
     return "\n".join(lines)
 
 
@@ -172,18 +184,24 @@ def main() -> None:
     ap.add_argument("--rows", default="100000", help="comma-separated sizes, e.g. 100000,1000000")
     ap.add_argument("--store", type=Path, required=True, help="folder of the Chroma collections")
     ap.add_argument("--out", type=Path, default=Path("docs/bench/freshness.md"))
+    ap.add_argument(
+        "--results",
+        type=Path,
+        default=Path("docs/bench/freshness.json"),
+        help="figures by N: a run replaces its sizes' figures, and the page shows them all",
+    )
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--fill-only", action="store_true", help="fill the collections and stop")
     args = ap.parse_args()
-    t0 = time.perf_counter()
-    results = []
+    known = json.loads(args.results.read_text()) if args.results.exists() else {}
     for n in (int(x) for x in args.rows.split(",")):
         col = collection(args.store, n)
-        if not args.fill_only:
-            results.append(measure(col, n, args.repeat))
-    if results:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(page(results, args.repeat, time.perf_counter() - t0))
+        if args.fill_only:
+            continue
+        known[str(n)] = measure(col, n, args.repeat)
+        args.results.parent.mkdir(parents=True, exist_ok=True)
+        args.results.write_text(json.dumps(known, indent=1))
+        args.out.write_text(page([known[k] for k in sorted(known, key=int)]))
         print(f"wrote {args.out}")
 
 

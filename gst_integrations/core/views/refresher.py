@@ -95,10 +95,8 @@ class Refresher:
                 return RefreshStats(0, 0, table.alive_count() if table else 0, 0.0)
             try:
                 stats = self._refresh(t0, full, explicit)
-            except Exception as exc:
+            except Exception as exc:  # recorded and logged; raised as it is
                 self.policy.failed(exc)
-                if not isinstance(exc, GSTError):  # an unexpected failure reads as a store's
-                    raise StoreError(f"refresh failed: {exc}") from exc
                 raise
             self.policy.succeeded(t0, stats.full, stats.seconds)
             logger.debug("refresh: %s", stats)
