@@ -252,3 +252,27 @@ def test_a_save_killed_mid_write_leaves_no_orphan(tmp_path: Path) -> None:
     store.save("v", make_head())
     assert list(tmp_path.glob(".*.tmp")) == []
     assert store.names() == ["v"]
+
+
+def test_a_family_that_cannot_be_built_on_meta_still_loads_and_stays_bounded(tmp_path) -> None:
+    """A registered builder that reads its tensors' values (``.item()``) cannot run on the
+    meta device: it is built for real, but only with dimensions the file's weights bound."""
+    from gst_integrations.core.errors import HeadFileError
+    from gst_integrations.core.heads.families import HEAD_FAMILIES, register_head_family
+
+    def scaled(in_dim: int, out_dim: int, hidden_dim: int) -> torch.nn.Module:
+        lin = torch.nn.Linear(in_dim, out_dim, bias=False)
+        float(lin.weight.abs().sum().item())  # a value read: impossible on meta tensors
+        return torch.nn.Sequential(lin)
+
+    register_head_family("reads_values", scaled)
+    try:
+        card = _card(options={"family": "reads_values"})
+        path = _write_raw(tmp_path / "ok.safetensors", card, GOOD)
+        assert load_head(path, device="cpu").out_dim == 8
+        huge = _card(in_dim=400000, options={"family": "reads_values"})
+        path = _write_raw(tmp_path / "huge.safetensors", huge, GOOD)
+        with pytest.raises(HeadFileError, match="larger than any of its weights"):
+            load_head(path, device="cpu")
+    finally:
+        HEAD_FAMILIES.pop("reads_values", None)
