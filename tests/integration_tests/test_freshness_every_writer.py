@@ -212,6 +212,7 @@ def test_langchain_writers_with_existing_ids(tmp_path, encoder) -> None:
     hit = engine.search(again, None, k=1)[0]
     assert (hit.id, hit.document) == ("r4", again)
     assert _stale_rows(engine, store._collection) == 0
+    assert engine.health().mode == "change feed"
 
 
 def test_llama_index_update_ref_doc(tmp_path, encoder) -> None:
@@ -252,6 +253,7 @@ def test_llama_index_update_ref_doc(tmp_path, encoder) -> None:
     hit = engine.search(changed.text, None, k=1)[0]
     assert hit.document == changed.text
     assert _stale_rows(engine, collection) == 0
+    assert engine.health().mode == "change feed"
 
 
 def test_a_deleted_collection_is_not_served_past_max_snapshot_age(tmp_path, caplog) -> None:
