@@ -187,9 +187,10 @@ def _from_changeset(
     named = sorted(cs.upserted | cs.deleted)
     pages = _fetch(source, named, page_size)
     got = {i for p in pages for i in p.ids}
-    gone = (set(named) - got) & set(table.row)
+    held = table.row  # O(changes) below: no set of every id
+    gone = {i for i in named if i not in got and i in held}
     if not cs.deletes_known and cs.count is not None:
-        expected = table.alive_count() - len(gone) + len(got - set(table.row))
+        expected = table.alive_count() - len(gone) + sum(1 for i in got if i not in held)
         if cs.count != expected:  # deletes the trimmed log no longer names
             more, lost = _settle_ids(source, set(table.row) - gone, got, page_size)
             pages += more
