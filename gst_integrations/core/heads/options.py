@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from gst_integrations.core.heads.families import HEAD_FAMILIES
+from gst_integrations.core.heads.families import AUTO_FAMILY, HEAD_FAMILIES
 from gst_integrations.core.heads.losses import LOSSES, ContrastiveLoss, loss_name
 
 
@@ -38,10 +38,11 @@ class HeadOptions:
     residual_dim: int = 16
 
     def __post_init__(self) -> None:
-        if self.family not in HEAD_FAMILIES:
+        if self.family not in HEAD_FAMILIES and self.family != AUTO_FAMILY:
             raise ValueError(
-                f"unknown head family {self.family!r}; choose one of {sorted(HEAD_FAMILIES)} "
-                "or register yours with register_head_family"
+                f"unknown head family {self.family!r}; choose one of "
+                f"{sorted([*HEAD_FAMILIES, AUTO_FAMILY])} or register yours with "
+                "register_head_family"
             )
         if isinstance(self.loss, str) and self.loss not in LOSSES:
             raise ValueError(
