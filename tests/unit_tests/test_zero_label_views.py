@@ -103,8 +103,14 @@ def test_zero_label_head_is_a_view_with_the_signals_on_its_card() -> None:
     assert head.label_names == NAMES
     card = head.card
     assert card["labels_from"] == "categories"
-    for key in ("prototype_margin", "phrasing_agreement_ari", "neighbour_kappa",
-                "null_neighbour_kappa", "structure_z", "pseudo_label_counts"):
+    for key in (
+        "prototype_margin",
+        "phrasing_agreement_ari",
+        "neighbour_kappa",
+        "null_neighbour_kappa",
+        "structure_z",
+        "pseudo_label_counts",
+    ):
         assert key in card["zero_shot"]
     # the view separates the categories better than the generic vectors
     Z = head.transform(X)
@@ -142,13 +148,18 @@ def test_descriptions_are_embedded_with_their_names() -> None:
             seen.extend(texts)
             return super()._encode_query(texts)
 
-    cats = {"zoology": "animals and their species", "botany": None, "chemistry": None,
-            "law": "courts and contracts"}
+    cats = {
+        "zoology": "animals and their species",
+        "botany": None,
+        "chemistry": None,
+        "law": "courts and contracts",
+    }
     zs = pseudo_label(INSTRUCTION, X, cats, Recording(centres), seed=0)
     assert "zoology: animals and their species" in seen
     assert "law: courts and contracts" in seen
     assert zs.signals["descriptions"] == {
-        "zoology": "animals and their species", "law": "courts and contracts"
+        "zoology": "animals and their species",
+        "law": "courts and contracts",
     }
     assert zs.signals["categories"] == NAMES
 

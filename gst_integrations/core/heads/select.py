@@ -13,11 +13,14 @@ texts best:
   validation), then refitted with those settings on the training part of fresh stratified
   K-fold partitions and scored on the validation part by the per-query AUC of same-label
   against other-label texts (the measure ``lda_mix`` chooses its mix by);
-* the default (``lda_mix``, the first candidate) is kept unless a challenger's AUC beats it
-  significantly on these partitions (corrected resampled t of the paired difference,
-  z >= ``switch_z``); among such challengers the highest mean AUC wins. A plain argmax
-  switched on differences of 0.005 AUC that did not hold out (drug-review condition: the
-  probe mix won the guide on 2 of 3 splits and lost 0.002 to 0.009 held-out triplet);
+* the highest mean AUC wins (ties: the earlier candidate, ``lda_mix`` first). Whichever
+  family wins faces the same never-lose gate below, so the default is not the safer
+  choice and a challenger need not beat it significantly: where families differ a lot
+  (GCIDE part of speech: SupCon 0.79 held-out triplet against 0.70) the argmax finds the
+  better one, and where they are close a wrong pick costs little (drug-review condition:
+  the probe mix won the guide on 2 of 3 splits and lost 0.002 to 0.009 held-out triplet).
+  Requiring significance over the default (``switch_z=2``) kept lda_mix for part of speech
+  on 1 of 3 splits (-0.08 triplet there). ``z_over_default`` is recorded either way;
 * the never-lose gate stays: the chosen view departs from the generic vectors only if the
   probe finds the facet encoded and its AUC gain over the generic vectors on these
   partitions passes the corrected resampled t (z >= ``min_gain_z``). Otherwise the view is
@@ -117,7 +120,7 @@ def select_family(
     candidates: Sequence[str] = DEFAULT_CANDIDATES,
     n_folds: int = 3,
     n_repeats: int = 2,
-    switch_z: float = 2.0,
+    switch_z: float | None = None,
     min_gain_z: float = 2.0,
 ) -> FamilyChoice:
     """Fit each candidate family on ``(X, y)`` and keep the best by inner validation."""
@@ -149,9 +152,12 @@ def select_family(
             "z_over_default": round(corrected_z(over_default, ratio), 2) if c_i else 0.0,
         }
     default = names[0]
-    # The default is kept unless a challenger beats it significantly on these partitions.
-    challengers = [n for n in names[1:] if table[n]["z_over_default"] >= switch_z]
-    best = max(challengers, key=lambda n: table[n]["val_auc"]) if challengers else default
+    # Highest mean AUC (ties: the earlier candidate); with ``switch_z`` a challenger must also
+    # beat the default significantly.
+    challengers = [
+        n for n in names[1:] if switch_z is None or table[n]["z_over_default"] >= switch_z
+    ]
+    best = max([default, *challengers], key=lambda n: table[n]["val_auc"])
     encoded = not (feasibility or {}).get("barely_encoded", False)
     passes = encoded and table[best]["gain_z"] >= min_gain_z
     others = ", ".join(f"{n} {table[n]['val_auc']:.3f}" for n in names if n != best)
