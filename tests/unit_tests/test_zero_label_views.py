@@ -207,3 +207,18 @@ def test_llm_written_descriptions_from_any_callable() -> None:
         out = describe_categories(llm, INSTRUCTION, ["zoology", "botany", "law"])
     # first line only; an empty or failed answer leaves the name alone
     assert out == {"zoology": "Animals and how they live."}
+
+
+def test_card_summary_reports_the_gate_not_a_probe_on_pseudo_labels() -> None:
+    from gst_integrations.core.heads.card import feasibility_summary
+
+    X, _, centres = _corpus()
+    head = fit_head(INSTRUCTION, X, categories=NAMES, encoder=PhraseEncoder(centres))
+    line = feasibility_summary(head)
+    assert line.startswith("zero-label from 4 category names: they group the texts")
+    assert "probe accuracy" not in line
+    with pytest.warns(ViewFallbackWarning):
+        dead = fit_head(
+            INSTRUCTION, X, categories=NAMES, encoder=PhraseEncoder(centres, meaningful=False)
+        )
+    assert feasibility_summary(dead).endswith("-> the view is the generic vectors")

@@ -23,9 +23,10 @@ def feasibility_summary(head_or_card: Any) -> str:
     )
     feas, fit = card.get("feasibility") or {}, card.get("view_fit") or {}
     choice, zs = card.get("family_choice") or {}, card.get("zero_shot") or {}
-    prefix = _zero_shot_summary(zs) if zs else ""
+    if zs:  # a probe on pseudo-labels says nothing: they are a function of the vectors
+        return _zero_shot_summary(zs, fit)
     if not feas:
-        return prefix or "feasibility: not measured for this head family"
+        return "feasibility: not measured for this head family"
     if fit.get("fell_back_to_generic"):
         verdict = "barely encoded: the view falls back to the generic vectors"
     elif fit.get("alpha") is not None:
@@ -34,19 +35,22 @@ def feasibility_summary(head_or_card: Any) -> str:
         verdict = "encoded"
     if choice and not fit.get("fell_back_to_generic"):
         verdict += f"; family {choice.get('chosen')} chosen on the labels"
-    return prefix + (
+    return (
         f"feasibility: probe accuracy {feas.get('cv_accuracy', float('nan')):.2f} against a "
         f"majority share of {feas.get('majority_share', float('nan')):.2f} -> {verdict}"
     )
 
 
-def _zero_shot_summary(zs: Mapping[str, Any]) -> str:
-    """The label-free gate of a view from category names, as a clause."""
+def _zero_shot_summary(zs: Mapping[str, Any], fit: Mapping[str, Any]) -> str:
+    """What the label-free gate of a view from category names saw, in one line."""
     n = len(zs.get("categories") or [])
     z = zs.get("structure_z", float("nan"))
-    if zs.get("has_structure"):
-        return f"zero-label from {n} category names (they match how the texts group, z {z:.1f}); "
+    if zs.get("has_structure") and not fit.get("fell_back_to_generic"):
+        return (
+            f"zero-label from {n} category names: they group the texts as the texts group "
+            f"themselves (structure z {z:.1f}) -> view mix alpha {fit.get('alpha')}"
+        )
     return (
         f"zero-label from {n} category names: they do not match how the texts group "
-        f"(z {z:.1f}), so the view is the generic vectors"
+        f"(structure z {z:.1f}) -> the view is the generic vectors"
     )

@@ -211,7 +211,7 @@ def test_fit_from_category_names(work, capsys, tmp_path) -> None:
                          "--name", "cond-names", "--heads", heads, "--data", work["csv"],
                          "--categories", names)  # fmt: skip
     assert code == 0, err
-    assert "saved view 'cond-names'" in out and "zero-label from 5 category names" in out
+    assert "saved view 'cond-names'" in out and "zero-label from 5 category names:" in out
     assert "categories (5): Birth Control (" in out
     described = tmp_path / "cats.json"
     described.write_text(json.dumps({"Acne": "pimples on the face", "Pain": None}))
