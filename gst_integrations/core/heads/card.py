@@ -44,13 +44,15 @@ def feasibility_summary(head_or_card: Any) -> str:
 def _zero_shot_summary(zs: Mapping[str, Any], fit: Mapping[str, Any]) -> str:
     """What the label-free gate of a view from category names saw, in one line."""
     n = len(zs.get("categories") or [])
-    z = zs.get("structure_z", float("nan"))
+    seen = f"structure z {zs.get('structure_z', float('nan')):.1f}"
+    if "structure_gain" in zs:
+        seen += f", gain {zs['structure_gain']:.2f}"
     if zs.get("has_structure") and not fit.get("fell_back_to_generic"):
         return (
             f"zero-label from {n} category names: they group the texts as the texts group "
-            f"themselves (structure z {z:.1f}) -> view mix alpha {fit.get('alpha')}"
+            f"themselves ({seen}) -> view mix alpha {fit.get('alpha')}"
         )
     return (
         f"zero-label from {n} category names: they do not match how the texts group "
-        f"(structure z {z:.1f}) -> the view is the generic vectors"
+        f"({seen}) -> the view is the generic vectors"
     )

@@ -27,15 +27,22 @@ How, and why each step:
   (nearest of C prototypes), with C random texts of the sample as prototypes. Such
   partitions follow the texts' geometry without any meaning, so names that mean something
   for these texts must do better than them. The gate passes when the names' kappa is
-  ``min_structure_z`` standard deviations above the null's mean. Names that mean little for
-  the texts ("noun", "verb" on dictionary definitions; sentiment words on reviews whose
-  sentiment the encoder barely carries) cut through the texts' neighbourhoods and score
-  below the null. A linear probe on the pseudo-labels cannot be the gate: they are a
-  function of the vectors, so they are always learnable.
+  ``min_structure_z`` standard deviations above the null's mean, or closes
+  ``min_structure_gain`` of the distance from the null's mean to perfect agreement. The
+  second clause is for texts in a few clean clusters: random-text partitions then often
+  find the clusters too, the null's spread is wide, and z understates names that are far
+  above the typical random partition (4 drug-review conditions, 85% of the reviews named
+  right: z 1.7, gain 0.37). Names that barely carry meaning stay below both (GCIDE fields
+  named "Zool", "Bot", ...: z 0.7 to 1.4, gain 0.05 to 0.10; their views lose P@10).
+  Names that mean little for the texts ("noun", "verb" on dictionary definitions;
+  sentiment words on reviews whose sentiment the encoder barely carries) cut through the
+  texts' neighbourhoods and score below the null. A linear probe on the pseudo-labels
+  cannot be the gate: they are a function of the vectors, so they are always learnable.
 
 The card records every signal (``zero_shot`` in the head card): the mean top-1 minus top-2
 prototype margin, the agreement (ARI) between the phrasings' assignments, the neighbour
-kappa with its null and z, the share of labels the refinement changed, and the class sizes.
+kappa with its null, z and gain, the share of labels the refinement changed, and the class
+sizes.
 """
 
 from __future__ import annotations
@@ -80,8 +87,12 @@ class ZeroLabelOptions:
     neighbours: int = 10
     #: random-prototype partitions drawn for the structure statistic's null.
     null_draws: int = 50
-    #: the gate: the names' neighbour kappa must exceed the null mean by this many SDs.
+    #: the gate: the names' neighbour kappa must exceed the null mean by this many SDs ...
     min_structure_z: float = 2.0
+    #: ... or close this share of the distance from the null mean to perfect agreement
+    #: (for texts in a few clean clusters, where random-text partitions often find the
+    #: clusters too and their spread hides how far above the typical one the names are).
+    min_structure_gain: float = 0.25
 
     def __post_init__(self) -> None:
         if not self.templates or any("{name}" not in t for t in self.templates):
@@ -239,6 +250,7 @@ def structure_signals(
         null.append(_neighbour_kappa(nb, (Xn @ anchors.T).argmax(1)))
     null_mean, null_sd = float(np.mean(null)), float(np.std(null, ddof=1))
     z = (kappa - null_mean) / null_sd if null_sd > 0 else (np.inf if kappa > null_mean else 0.0)
+    gain = (kappa - null_mean) / (1.0 - null_mean) if null_mean < 1.0 else 0.0
     top2 = np.sort(similarities, axis=1)[:, -2:]
     pairs = [
         adjusted_rand_score(per_phrasing[i], per_phrasing[j])
@@ -252,7 +264,8 @@ def structure_signals(
         "null_neighbour_kappa": round(null_mean, 4),
         "null_neighbour_kappa_sd": round(null_sd, 4),
         "structure_z": round(float(z), 2),
-        "has_structure": bool(z >= options.min_structure_z),
+        "structure_gain": round(float(gain), 4),
+        "has_structure": bool(z >= options.min_structure_z or gain >= options.min_structure_gain),
     }
 
 
