@@ -64,7 +64,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument(
         "--family",
         choices=FamilyChoices(),
-        help="head family (default: the package's default family)",
+        help="head family (default: auto, the best linear family for the labels)",
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the labelling and the fit")
     p.set_defaults(func=run)
