@@ -178,26 +178,54 @@ def fit_head(
         "n_unlabelled_dropped": n_dropped,
         **fit_metrics,
     }
+    card = _card(
+        instruction,
+        name,
+        names,
+        {names[i]: int(c) for i, c in sorted(Counter(y.tolist()).items())},
+        int(X.shape[1]),
+        out_features(encoder_module, int(X.shape[1])),
+        {**opts.to_dict(), "family": family},
+        fingerprint,
+        feasibility=metrics.pop("feasibility", None),
+        view_fit=metrics.pop("view_fit", None),
+        family_choice=metrics.pop("family_choice", None),
+        metrics=metrics,
+    )
+    return Head(encoder_module, card, device=dev)
+
+
+def _card(
+    instruction: str,
+    name: str | None,
+    names: list[str],
+    label_counts: dict[str, int],
+    in_dim: int,
+    out_dim: int,
+    options: dict[str, Any],
+    fingerprint: EncoderFingerprint | None,
+    **fit: Any,
+) -> dict[str, Any]:
+    """A head's card; JSON types only (what a head file holds), so a round trip is exact."""
     card = {
         "format": "gst-head",
         "format_version": FORMAT_VERSION,
         "name": name or "",
         "instruction": instruction,
         "label_names": names,
-        "label_counts": {names[i]: int(c) for i, c in sorted(Counter(y.tolist()).items())},
-        "in_dim": int(X.shape[1]),
-        "out_dim": out_features(encoder_module, int(X.shape[1])),
-        "options": {**opts.to_dict(), "family": family},
+        "label_counts": label_counts,
+        "in_dim": in_dim,
+        "out_dim": out_dim,
+        "options": options,
         "encoder": fingerprint.to_dict() if fingerprint else None,
         "encoder_known": fingerprint is not None,
-        "feasibility": metrics.pop("feasibility", None),
-        "view_fit": metrics.pop("view_fit", None),
-        "family_choice": metrics.pop("family_choice", None),
-        "metrics": metrics,
+        "feasibility": fit.get("feasibility"),
+        "view_fit": fit.get("view_fit"),
+        "family_choice": fit.get("family_choice"),
+        "metrics": fit.get("metrics") or {},
         "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     }
-    # The card is what a head file will hold: JSON types only, so a round trip is exact.
-    return Head(encoder_module, json.loads(json.dumps(card)), device=dev)
+    return dict(json.loads(json.dumps(card)))
 
 
 def _check_dim(fingerprint: EncoderFingerprint | None, dim: int) -> None:
@@ -286,25 +314,19 @@ def _generic_head(
         module[0].weight.copy_(torch.eye(d))
     # Any linear family rebuilds this matrix on load; "auto" records its default.
     family = opts.family if opts.family in LINEAR_FAMILIES else "lda_mix"
-    card = {
-        "format": "gst-head",
-        "format_version": FORMAT_VERSION,
-        "name": name or "",
-        "instruction": instruction,
-        "label_names": names,
-        "label_counts": {},
-        "in_dim": d,
-        "out_dim": d,
-        "options": {**opts.to_dict(), "family": family},
-        "encoder": encoder.fingerprint().to_dict(),
-        "encoder_known": True,
-        "feasibility": None,
-        "view_fit": {"alpha": 0.0, "fell_back_to_generic": True, "out_dim": d},
-        "family_choice": None,
-        "metrics": {"n_train": int(len(X)), "n_val": 0, "n_unlabelled_dropped": 0},
-        "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-    }
-    return Head(module, json.loads(json.dumps(card)), device=resolve_device(device))
+    card = _card(
+        instruction,
+        name,
+        names,
+        {},
+        d,
+        d,
+        {**opts.to_dict(), "family": family},
+        encoder.fingerprint(),
+        view_fit={"alpha": 0.0, "fell_back_to_generic": True, "out_dim": d},
+        metrics={"n_train": int(len(X)), "n_val": 0, "n_unlabelled_dropped": 0},
+    )
+    return Head(module, card, device=resolve_device(device))
 
 
 def _warn_fell_back(instruction: str, gain_z: float, feas: dict[str, Any]) -> None:
