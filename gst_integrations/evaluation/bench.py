@@ -1,12 +1,12 @@
 """Benchmarks for views over a vector store, printed as tables with the machine they ran on.
 
-``gst bench`` runs ``store_bench`` for each size N (EVAL.md "Speed", as a user meets it: end
-to end from an embedded Chroma store, cold and warm, refreshes, queries with a writer,
-memory per component), with the re-encoding rate measured on >= 500 real drug reviews in
-the same run and extrapolated linearly. The store's rows are drawn from a Gaussian fitted to
-real vectors (the GCIDE vectors given with ``--vectors``, else the reviews just encoded),
-so that the engine's approximate path, on by default at this scale, is measured on
-embedding-shaped data. Recall of every linear view through the approximate index on a real
+``gst bench`` runs ``store_bench`` for each size N (the protocol's speed measures, as a user
+meets them: end to end from an embedded Chroma store, cold and warm, refreshes, queries with
+a writer, memory per component), with the re-encoding rate measured on >= 500 real drug
+reviews in the same run and extrapolated linearly. The store's rows are drawn from a Gaussian
+fitted to real vectors (the GCIDE vectors given with ``--vectors``, else the reviews just
+encoded), so that the engine's approximate path, on by default at this scale, is measured on
+embedding-shaped data. Recall of every linear view through the approximate path on a real
 100k+ corpus and 1M embedding-shaped rows is ``ann_bench``; the query-side path through a
 store's own HNSW index is ``recall_bench``.
 """
@@ -55,7 +55,7 @@ def shared_encoder(device: str = "cpu") -> CachedEncoder:
 def measure_encode_rate(n_texts: int = 500, encoder: Any = None) -> dict[str, float]:
     """Reviews/s of the real base encoder on ``n_texts`` real drug reviews.
 
-    The texts are the EVAL.md reviews first (topped up from the other conditions). Through
+    The texts are the 495 evaluation reviews first (topped up from the other conditions). Through
     a fresh ``CachedEncoder`` every text is a miss, so this times real encoding, and the
     vectors are then reused by the quality benchmarks instead of being encoded again.
     """

@@ -1,4 +1,4 @@
-"""Blends of views as vectors, so every EVAL.md metric scores them like single views.
+"""Blends of views as vectors, so every protocol metric scores them like single views.
 
 The engine ranks a blend ``{view: weight}`` by ``sum_i w_i cos_i(q, x)`` (None is the
 generic vectors). Concatenating each view's unit vectors scaled by ``sqrt(w_i)`` gives

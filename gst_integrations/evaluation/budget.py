@@ -18,6 +18,10 @@ from gst_integrations.evaluation.datasets.dataset import LabelledCorpus
 from gst_integrations.evaluation.plots import save_figure
 from gst_integrations.evaluation.protocol import run_protocol
 from gst_integrations.evaluation.report import DEFAULT_METHOD, JOINT, EvalReport
+from gst_integrations.evaluation.zero_label import method_name
+
+#: The zero-label row the curve starts from (0 labels).
+ZERO_LABEL_NAMES = method_name("names")
 
 BUDGET_FRACTIONS = (0.1, 0.3, 0.5, 0.7)
 
@@ -43,9 +47,11 @@ class BudgetCurve:
             "mean / worst split):",
             "",
             "| guide | facet | triplet generic | triplet view | triplet-error reduction | "
-            "P@10 generic | P@10 view | V generic | V view | probe acc. / majority | alpha |",
+            "P@10 generic | P@10 view | V generic | V view | probe acc. / majority | "
+            "family (alpha) |",
             "|---|---|---|---|---|---|---|---|---|---|---|",
         ]
+        lines += self._zero_label_rows(a, b)
         for g in self.fractions:
             r = self.reports[g]
             acc = r.acceptance()["per_facet"]
@@ -61,7 +67,7 @@ class BudgetCurve:
                     f"{r._cell(DEFAULT_METHOD, f, 'p_at_10')} | "
                     f"{r._cell('generic', f, 'v_measure')} | "
                     f"{r._cell(DEFAULT_METHOD, f, 'v_measure')} | {probe:.3f} / {majority:.3f} | "
-                    + ", ".join(f"{c.get('alpha', 0.0):g}" for c in cards)
+                    + ", ".join(_family_cell(c) for c in cards)
                     + " |"
                 )
         methods = first.retrieval_methods
@@ -78,6 +84,32 @@ class BudgetCurve:
                 f"| {g:.0%} | " + " | ".join(r._cell(m, JOINT, "p_at_10") for m in methods) + " |"
             )
         return "\n".join(lines)
+
+    def _zero_label_rows(self, a: str, b: str) -> list[str]:
+        """The curve's 0-label point: the view from category names alone, fitted on the
+        unlabelled texts of the report that ran zero-label views (same held-out texts)."""
+        for g in self.fractions:
+            r = self.reports[g]
+            if ZERO_LABEL_NAMES not in r.split_scores:
+                continue
+            rows = []
+            for f in (a, b):
+                red = float(np.mean(r._reductions(ZERO_LABEL_NAMES, f)))
+                fell = sum(
+                    bool(c.get("fell_back")) for c in r.zero_shot[ZERO_LABEL_NAMES].get(f, [])
+                )
+                rows.append(
+                    f"| 0 labels (names; {r.n_guide} unlabelled texts) | {f} | "
+                    f"{r._cell('generic', f, 'triplet')} | "
+                    f"{r._cell(ZERO_LABEL_NAMES, f, 'triplet')} | {red:+.1%} | "
+                    f"{r._cell('generic', f, 'p_at_10')} | "
+                    f"{r._cell(ZERO_LABEL_NAMES, f, 'p_at_10')} | "
+                    f"{r._cell('generic', f, 'v_measure')} | "
+                    f"{r._cell(ZERO_LABEL_NAMES, f, 'v_measure')} | no labels | "
+                    f"fell back {fell}/{len(r.seeds)} |"
+                )
+            return rows
+        return []
 
     def to_dict(self) -> dict[str, Any]:
         return {f"{g:g}": self.reports[g].to_dict() for g in self.fractions}
@@ -122,6 +154,15 @@ class BudgetCurve:
             fig, out, f"{first.dataset}: label budget (mean over split seeds {first.seeds})"
         )
         return out
+
+
+def _family_cell(card: dict[str, Any]) -> str:
+    """``lda_mix (0.7)``, ``linear`` or ``generic`` for one split's default head."""
+    alpha = card.get("alpha")
+    if alpha == 0.0:
+        return "generic"
+    family = card.get("family") or "?"
+    return family if alpha is None else f"{family} ({alpha:g})"
 
 
 def run_label_budget(

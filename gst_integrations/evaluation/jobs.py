@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from gst_integrations.core.errors import GSTError
 from gst_integrations.core.feedback import progress_enabled
@@ -171,6 +172,9 @@ def run_evaluation(
     fast: bool = False,
     blends: Sequence[Blend] | None = None,
     budget: Sequence[float] | None = None,
+    zero_label: Sequence[str] = (),
+    llm: Any = None,
+    auto_blend: bool = True,
     threads: int | None = None,
     show_progress: bool | None = None,
     log: Callable[[str], None] = print,
@@ -179,7 +183,11 @@ def run_evaluation(
     over the ``budget`` guide fractions when given.
 
     ``fast`` skips the instruction-prefixed re-encoding baseline and the paper's head.
-    Facets without an instruction get ``default_instruction``.
+    Facets without an instruction get ``default_instruction``. ``zero_label`` adds views
+    fitted with no labels (``evaluation.zero_label``: names, descriptions, llm-descriptions,
+    llm-labels; the llm-* ones use ``llm``) at the main guide fraction; the label-budget
+    curve then starts from them at 0 labels. ``auto_blend`` scores a blend whose weights
+    are chosen on the guide.
     """
     instructions = dict(instructions or {})
     for f in facets:
@@ -198,6 +206,9 @@ def run_evaluation(
             head_variants=variants,
             prefixed_baseline=not fast,
             blends=blends,
+            auto_blend=auto_blend,
+            zero_label=zero_label,
+            llm=llm,
             show_progress=show,
         )
         curve = None
@@ -210,6 +221,7 @@ def run_evaluation(
                 done={guide_fraction: report},
                 instructions=instructions,
                 blends=blends,
+                auto_blend=auto_blend,
                 show_progress=show,
                 log=log,
             )

@@ -2,7 +2,7 @@
 
 For each facet (an instruction with gold labels), a seeded sample of ``n_label`` texts is
 labelled by the LLM (categories mode: the gold label set named; discovery mode: the paper's
-summaries, clusters and names). On the held-out rest, EVAL.md's metrics compare
+summaries, clusters and names). On the held-out rest, the protocol's metrics compare
 
 * the generic base vectors,
 * a head fitted on the LLM's labels of the sample,

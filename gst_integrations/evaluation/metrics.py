@@ -1,4 +1,4 @@
-"""The EVAL.md metrics, computed on held-out view vectors."""
+"""The evaluation protocol's metrics, computed on held-out view vectors."""
 
 from __future__ import annotations
 

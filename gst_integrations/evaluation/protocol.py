@@ -1,4 +1,6 @@
-"""The EVAL.md protocol: held-out comparison of instruction views against baselines.
+"""The evaluation protocol: held-out comparison of instruction views against baselines.
+
+The protocol in words, and how to read its reports: ``docs/evaluation.md``.
 
 Per facet A (with another facet B of the same texts): a seeded, stratified guide sample
 fits each method; every metric is computed on the held-out rest, and the baselines run
@@ -24,6 +26,7 @@ from tqdm.auto import tqdm
 from gst_integrations.core.encoders.base import BaseEncoder
 from gst_integrations.core.encoders.cache import CachedEncoder, VectorCache
 from gst_integrations.core.encoders.coerce import as_encoder
+from gst_integrations.core.heads.blend_weights import fit_blend_weights
 from gst_integrations.core.heads.training import fit_head
 from gst_integrations.core.paths import default_cache_dir
 from gst_integrations.evaluation.blends import Blend, blend_name, blend_vectors, default_blends
@@ -40,6 +43,7 @@ from gst_integrations.evaluation.metrics import (
     triplet_accuracy,
 )
 from gst_integrations.evaluation.report import DEFAULT_METHOD, JOINT, METRICS, EvalReport
+from gst_integrations.evaluation.zero_label import ZeroLabelRun, method_name
 
 __all__ = [
     "DEFAULT_METHOD",
@@ -53,7 +57,9 @@ __all__ = [
 #: Head variants compared; the default is ``fit_head`` with no options.
 HEAD_VARIANTS: dict[str, dict[str, Any]] = {
     DEFAULT_METHOD: {},
+    "head: lda_mix": {"family": "lda_mix"},
     "head: lda": {"family": "lda"},
+    "head: probe_mix": {"family": "probe_mix"},
     "head: linear + SupCon": {"family": "linear", "loss": "supcon"},
     "head: mlp + SupCon": {"family": "mlp", "loss": "supcon"},
     "head: paper (mlp + margin + recon)": {
@@ -71,6 +77,9 @@ INSTRUCTIONS = {
     "pos": "What part of speech is the word this dictionary entry defines?",
     "field": "Which subject field does this dictionary definition belong to?",
 }
+
+#: The blend whose weights ``fit_blend_weights`` chooses on the guide (per split).
+AUTO_BLEND = "blend auto (weights chosen on the guide)"
 
 #: Joint-retrieval reference: the two facets' probe posteriors, blended with equal weights.
 PROBE_REFERENCE = "reference: probe posteriors, both facets"
@@ -124,6 +133,9 @@ def run_protocol(
     prefixed_baseline: bool = True,
     probe_baseline: bool = True,
     blends: Sequence[Blend] | None = None,
+    auto_blend: bool = True,
+    zero_label: Sequence[str] = (),
+    llm: Any = None,
     n_triplets: int = 10_000,
     show_progress: bool = True,
     log: Callable[[str], None] | None = None,
@@ -133,9 +145,27 @@ def run_protocol(
     With ``seeds`` the whole protocol runs once per guide/held-out split and the report
     gives mean and worst-split scores, so a default is chosen on more than one draw of a
     small guide sample. When the default head is among the variants, its single views and
-    the ``blends`` (default: ``default_blends``) are also scored on joint retrieval.
+    the ``blends`` (default: ``default_blends``) are also scored on joint retrieval, and
+    with ``auto_blend`` a blend whose weights are chosen on the guide (``fit_blend_weights``).
+    ``zero_label``: zero-label variants (``evaluation.zero_label``) fitted on the unlabelled
+    guide texts; ``llm`` writes descriptions / labels for the ``llm-*`` variants.
     """
     base = as_encoder(encoder)
+    zl = None
+    if zero_label:
+        labels_all = {f: np.asarray(corpus.facets[f]) for f in facets[:2]}
+        zl = ZeroLabelRun(
+            dataset=corpus.name,
+            facets=list(facets[:2]),
+            labels=labels_all,
+            texts=corpus.texts,
+            instructions={
+                f: {**INSTRUCTIONS, **(instructions or {})}.get(f, f) for f in facets[:2]
+            },
+            encoder=base,
+            variants=tuple(zero_label),
+            llm=llm,
+        )
     options = dict(
         guide_fraction=guide_fraction,
         encoder=base,
@@ -144,6 +174,8 @@ def run_protocol(
         prefixed_baseline=prefixed_baseline,
         probe_baseline=probe_baseline,
         blends=blends,
+        auto_blend=auto_blend,
+        zero_label=zl,
         n_triplets=n_triplets,
         show_progress=show_progress,
         log=log,
@@ -164,6 +196,8 @@ def _run_split(
     prefixed_baseline: bool,
     probe_baseline: bool,
     blends: Sequence[Blend] | None,
+    auto_blend: bool,
+    zero_label: ZeroLabelRun | None,
     n_triplets: int,
     show_progress: bool,
     log: Callable[[str], None] | None,
@@ -221,6 +255,8 @@ def _run_split(
     probe_views: dict[str, np.ndarray] = {}
     steps = (["prefixed"] if prefixed_baseline else []) + (["probe"] if probe_baseline else [])
     steps += list(variants)
+    steps += [f"zero-label {v}" for v in (zero_label.variants if zero_label else ())]
+    default_heads: dict[str, Any] = {}
     for step in tqdm(steps, desc=f"eval methods, seed {seed}", disable=not show_progress):
         t0 = time.perf_counter()
         views = {}
@@ -236,6 +272,17 @@ def _run_split(
             add("logistic probe (baseline)", views, time.perf_counter() - t0)
             probe_views = views
             continue
+        if step.startswith("zero-label ") and zero_label is not None:
+            variant = step.removeprefix("zero-label ")
+            zheads, cards = zero_label.fit(variant, X, guide, seed)
+            method = method_name(variant)
+            add(
+                method,
+                {f: zheads[f].transform(X[held]) for f in report.facets},
+                time.perf_counter() - t0,
+            )
+            report.zero_shot[method] = {f: [cards[f]] for f in report.facets}
+            continue
         heads = {}
         for f in report.facets:
             heads[f] = fit_head(
@@ -248,15 +295,36 @@ def _run_split(
             )
             views[f] = heads[f].transform(X[held])
         add(step, views, time.perf_counter() - t0)
+        choices = {f: heads[f].card.get("family_choice") for f in report.facets}
+        if all(choices.values()):
+            report.family_choice[step] = {f: [_choice_figures(choices[f])] for f in choices}
         if step == DEFAULT_METHOD:
             default_views.update(views)
+            default_heads = heads
             fell_back = {f for f in report.facets if heads[f].fell_back}
             report.feasibility = {f: [_card_figures(heads[f].card)] for f in report.facets}
     if len(default_views) > 1:
+        extra: dict[str, dict[str | None, float]] = {}
+        if auto_blend and default_heads:
+            fitted = fit_blend_weights(
+                default_heads, X[guide], {f: labels[f][guide] for f in report.facets}, seed=seed
+            )
+            extra[AUTO_BLEND] = fitted.weights
+            report.blend_weights[AUTO_BLEND] = [fitted.info["chosen"]]
         _score_views_and_blends(
-            report, default_views, held_labels, triplets, blends, fell_back, probe_views
+            report, default_views, held_labels, triplets, blends, fell_back, probe_views, extra
         )
     return report
+
+
+def _choice_figures(choice: dict[str, Any]) -> dict[str, Any]:
+    """The family choice of one head: the winner, why, and each candidate's inner AUC."""
+    return {
+        "chosen": choice.get("chosen"),
+        "fell_back": bool(choice.get("fell_back_to_generic")),
+        "reason": choice.get("reason"),
+        "val_auc": {n: c.get("val_auc") for n, c in (choice.get("candidates") or {}).items()},
+    }
 
 
 def _card_figures(card: dict[str, Any]) -> dict[str, Any]:
@@ -264,7 +332,8 @@ def _card_figures(card: dict[str, Any]) -> dict[str, Any]:
     feasibility = card.get("feasibility") or {}
     figures = {k: feasibility[k] for k in FEASIBILITY_KEYS if k in feasibility}
     view_fit = card.get("view_fit") or {}
-    figures["alpha"] = view_fit.get("alpha", 0.0)
+    figures["alpha"] = view_fit.get("alpha", 0.0 if view_fit.get("fell_back_to_generic") else None)
+    figures["family"] = (card.get("options") or {}).get("family")
     figures["common_direction_removed"] = bool(view_fit.get("common_direction_removed"))
     return figures
 
@@ -277,6 +346,7 @@ def _score_views_and_blends(
     blends: Sequence[Blend] | None,
     fell_back: set[str],
     probe_views: dict[str, np.ndarray] | None = None,
+    extra_blends: dict[str, dict[str | None, float]] | None = None,
 ) -> None:
     """Generic, each single view of the default head and each blend, on the same held-out
     texts: P@10, nDCG@10 and triplets of each facet, joint retrieval, and P@10 per class.
@@ -292,6 +362,8 @@ def _score_views_and_blends(
         candidates[f"view {f}"] = views[f]
     for blend in default_blends(a, b) if blends is None else blends:
         candidates[blend_name(blend)] = blend_vectors(views, blend, fell_back)
+    for name, weights in (extra_blends or {}).items():
+        candidates[name] = blend_vectors(views, weights, fell_back)
     if probe_views:
         candidates[PROBE_REFERENCE] = blend_vectors(probe_views, {a: 0.5, b: 0.5})
     for method, Z in candidates.items():

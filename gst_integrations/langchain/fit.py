@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from gst_integrations.core.errors import StoreError
@@ -20,13 +20,16 @@ def fit_view(
     *,
     labels: Mapping[str, Any] | str | None = None,
     labeler: Any = None,
+    categories: Sequence[str] | Mapping[str, str | None] | None = None,
     sample_size: int | None = None,
     **options: Any,
 ) -> Head:
     """Fit a head for ``instruction`` on a ``langchain_chroma.Chroma`` store's vectors.
 
     ``labels``: ``{document id: label}`` or a metadata key; or ``labeler`` (an
-    ``LLMLabeler``) on ``sample_size`` stored documents. Vectors are read in pages; the head
+    ``LLMLabeler``) on ``sample_size`` stored documents; or ``categories`` (names, or
+    ``{name: description}``) for a view with no labels, embedded with the store's own
+    ``embeddings`` (``heads.zero_label``). Vectors are read in pages; the head
     records the fingerprint the collection recorded, else the store's own ``embeddings``
     (the encoder that filled it through LangChain). ``options`` are ``fit_head`` options.
     """
@@ -49,6 +52,7 @@ def fit_view(
         ChromaSource(collection),
         labels=labels,
         labeler=labeler,
+        categories=categories,
         sample_size=sample_size,
         encoder=store.embeddings,
         **options,

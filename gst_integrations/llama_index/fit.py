@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from llama_index.core import VectorStoreIndex
@@ -21,6 +21,7 @@ def fit_view(
     *,
     labels: Mapping[str, Any] | str | None = None,
     labeler: Any = None,
+    categories: Sequence[str] | Mapping[str, str | None] | None = None,
     sample_size: int | None = None,
     **options: Any,
 ) -> Head:
@@ -28,7 +29,9 @@ def fit_view(
     ``ChromaVectorStore``).
 
     ``labels``: ``{node id: label}`` or a metadata key; or ``labeler`` (an ``LLMLabeler``)
-    on ``sample_size`` stored nodes. The head records the fingerprint the collection
+    on ``sample_size`` stored nodes; or ``categories`` (names, or ``{name: description}``)
+    for a view with no labels, embedded with the index's embed model (``encoder=`` for a
+    bare vector store). The head records the fingerprint the collection
     recorded, else the index's embed model. ``options`` are ``fit_head`` options.
     """
     instruction, index = instruction_first(instruction, index)
@@ -45,6 +48,7 @@ def fit_view(
         ChromaSource(chroma_collection(store)),
         labels=labels,
         labeler=labeler,
+        categories=categories,
         sample_size=sample_size,
         **options,
     )

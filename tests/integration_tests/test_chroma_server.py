@@ -176,3 +176,30 @@ def test_a_server_that_goes_away_leaves_the_last_snapshot_serving(server, tmp_pa
     assert stats.total == len(texts) + 1 == col.count()
     ids, _ = engine.view_matrix(None)
     assert sorted(ids) == sorted(col.get(include=[])["ids"])
+
+
+def test_a_server_has_no_change_feed_and_reconciles_within_its_cost_bound(server, tmp_path):
+    """Over HttpClient there is no write log to read: a user's refresh() reconciles, and
+    automatic refreshes reconcile on a period bounded by the reconciliation's own cost."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((300, 16)).astype(np.float32)
+    col = chroma_client(host="localhost", port=server.port).get_or_create_collection(
+        "http-fresh", embedding_function=None
+    )
+    col.add(ids=[f"d{i}" for i in range(300)], embeddings=X, documents=["t"] * 300)
+    source = ChromaSource(col)
+    assert source.cursor() is None  # no feed over a server
+    engine = ViewEngine(source, {}, device="cpu", max_staleness=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        engine.search_by_vector(X[0], None, k=1)
+    col.update(ids=["d7"], embeddings=X[8:9], documents=["same count, new text"])
+    stats = engine.refresh()
+    assert (stats.how, stats.updated) == ("reconcile", 1)
+    health = engine.health()
+    assert health.mode == "revisions + reconciliation"
+    assert health.reconcile_every == pytest.approx(10 * health.last_reconcile_seconds)
+    col.update(ids=["d9"], embeddings=X[10:11], documents=["second quiet update"])
+    time.sleep(health.reconcile_every + 0.05)
+    engine.search_by_vector(X[0], None, k=1)  # the period has passed: this search reconciles
+    assert engine.documents(["d9"])[0] == ["second quiet update"]

@@ -55,7 +55,7 @@ def test_rating_categories_through_each_framework(framework, local_chat, local_l
 
 
 def test_rating_discovery_through_langchain(local_chat, reviews, encoder, tmp_path):
-    """The paper's pipeline on 20 of the reviews that gave 0/40 before issue 11's fixes.
+    """The paper's pipeline on 20 of the reviews that gave 0/40 before the small-model fixes.
 
     SmolLM2 echoes the first summary prompt (the breaker then skips it), and its cluster
     names are sentences: c-TF-IDF keywords replace them. 20 texts keep this to a few minutes.

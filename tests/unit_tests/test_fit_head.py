@@ -46,15 +46,15 @@ def test_lda_family_output_dim_follows_classes() -> None:
     assert head.out_dim == 3 + 16  # C-1 discriminant + 16 residual principal directions
 
 
-def test_default_mixes_a_view_where_the_facet_is_encoded_and_falls_back_where_not() -> None:
+def test_lda_mix_mixes_a_view_where_the_facet_is_encoded_and_falls_back_where_not() -> None:
     X, y = blobs(classes=4)
-    head = fit_head("which blob", X, y, encoder=None)
+    head = fit_head("which blob", X, y, encoder=None, family="lda_mix")
     assert head.family == "lda_mix" and head.is_linear and head.out_dim == X.shape[1]
     assert 0 < head.card["view_fit"]["alpha"] < 1  # a mix: never the discriminant alone
     assert head.card["feasibility"]["barely_encoded"] is False
     noise = [f"c{v}" for v in np.random.default_rng(5).integers(0, 3, len(X))]
     with pytest.warns(UserWarning, match="barely encode"):
-        generic = fit_head("which coin toss", X, noise, encoder=None)
+        generic = fit_head("which coin toss", X, noise, encoder=None, family="lda_mix")
     assert generic.card["view_fit"]["fell_back_to_generic"]
     assert generic.card["feasibility"]["barely_encoded"] is True
     np.testing.assert_allclose(generic.weight, np.eye(X.shape[1]), atol=1e-5)  # W = I

@@ -122,3 +122,12 @@ def test_query_side_defaults_to_the_inner_product_and_warns_for_cosine(monkeypat
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # once per process
         QuerySideSearcher(head, base, metric="cosine")
+
+
+@pytest.mark.parametrize("weight", [-0.5, float("nan"), float("inf"), "heavy"])
+def test_bad_blend_weights_are_refused_not_dropped(weight) -> None:
+    """Used directly, the searcher validates a blend as the engine does."""
+    a, b = make_head(d=16, z=8, seed=1, name="a"), make_head(d=16, z=8, seed=2, name="b")
+    base = array_search_base(["x"], unit_rows(1, 16))
+    with pytest.raises(ValueError, match="blend weight"):
+        QuerySideSearcher({"a": (a, 0.5), "b": (b, weight)}, base)

@@ -9,7 +9,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from gst_integrations.cli.common import require_eval_extra
+from gst_integrations.cli.common import llm_from_option, require_eval_extra
 from gst_integrations.cli.data_files import CLIError, read_texts
 
 NAME = "eval"
@@ -59,6 +59,22 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         "--budget",
         help="label-budget curve over these guide fractions, e.g. 0.1,0.3,0.5,0.7 "
         "(default: no curve)",
+    )
+    p.add_argument(
+        "--zero-label",
+        help="views with no labels to score, comma-separated: names, descriptions, "
+        "llm-descriptions, llm-labels (the llm-* ones need --llm; default: none)",
+    )
+    p.add_argument(
+        "--llm",
+        metavar="MODULE:ATTR",
+        help="LLM for --zero-label llm-descriptions / llm-labels: smollm2 (local), "
+        "smollm2-llamaindex, or MODULE:ATTR (default: none)",
+    )
+    p.add_argument(
+        "--no-auto-blend",
+        action="store_true",
+        help="skip the blend whose weights are chosen on the guide",
     )
     p.add_argument(
         "--threads", type=int, help="cap BLAS/OpenMP/torch threads (shared CPUs; default: no cap)"
@@ -118,6 +134,9 @@ def run(args: argparse.Namespace) -> int:
         fast=args.fast,
         blends=blends,
         budget=[float(x) for x in args.budget.split(",")] if args.budget else None,
+        zero_label=[v.strip() for v in args.zero_label.split(",")] if args.zero_label else (),
+        llm=llm_from_option(args.llm, threads=args.threads or 1) if args.llm else None,
+        auto_blend=not args.no_auto_blend,
         threads=args.threads,
         log=print,
     )

@@ -49,6 +49,12 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         help="LLM factory for LLM labels, or smollm2 / smollm2-llamaindex (the local model); "
         "default: none, the labels come from --label-col or --label-key",
     )
+    p.add_argument(
+        "--categories",
+        help="a view with no labels: category names, comma-separated ('Acne,Pain,Insomnia'), "
+        "or a .json file of names or {name: description}; with --llm the LLM writes the "
+        "descriptions (default: none, the view is fitted on labels)",
+    )
     p.add_argument("--sample", type=int, default=300, help="texts the LLM labels")
     p.add_argument(
         "--clusters",
@@ -58,7 +64,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument(
         "--family",
         choices=FamilyChoices(),
-        help="head family (default: the package's default family)",
+        help="head family (default: auto, the best linear family for the labels)",
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the labelling and the fit")
     p.set_defaults(func=run)
@@ -73,6 +79,8 @@ def run(args: argparse.Namespace) -> int:
     from gst_integrations.core.heads.training import fit_head
 
     check_view_name(args.name)
+    if args.categories is not None:
+        return _fit_from_categories(args)
     if args.collection is not None:
         return _fit_from_collection(args)
     if args.data is None:
@@ -127,6 +135,95 @@ def run(args: argparse.Namespace) -> int:
     print(f"saved view {args.name!r} ({head.family}, {head.in_dim}->{head.out_dim}) to {path}")
     print(f"labels ({len(head.label_names)}): {', '.join(head.label_names)}")
     print("held-out metrics: " + json.dumps(metrics))
+    print(feasibility_summary(head))
+    return 0
+
+
+def parse_categories(raw: str) -> list[str] | dict[str, str | None]:
+    """``--categories``: comma-separated names, or a .json file of names or
+    ``{name: description}``."""
+    from pathlib import Path
+
+    path = Path(raw)
+    if raw.endswith(".json"):
+        if not path.is_file():
+            raise CLIError(f"--categories: no such file {raw}")
+        try:
+            value = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise CLIError(f"--categories: {raw} is not valid JSON ({exc.msg})") from None
+        if isinstance(value, dict):
+            return {str(k): (None if v is None else str(v)) for k, v in value.items()}
+        if isinstance(value, list):
+            return [str(v) for v in value]
+        raise CLIError("--categories: the JSON file must hold a list of names or a dict")
+    names = [n.strip() for n in raw.split(",") if n.strip()]
+    if len(names) < 2:
+        raise CLIError("--categories needs at least two names, comma-separated")
+    return names
+
+
+def _fit_from_categories(args: argparse.Namespace) -> int:
+    """``gst fit --categories``: a view with no labels, from category names (and an LLM's
+    descriptions of them with --llm), on --data texts or a --collection's vectors."""
+    from gst_integrations.core.encoders.default import default_encoder
+    from gst_integrations.core.heads.card import feasibility_summary
+    from gst_integrations.core.heads.store import HeadStore
+
+    if args.label_col is not None or args.label_key is not None:
+        raise CLIError("--categories fits a view without labels: drop --label-col/--label-key")
+    categories = parse_categories(args.categories)
+    if args.llm is not None:
+        from gst_integrations.core.labels.describe import describe_categories
+
+        names = list(categories)
+        written = describe_categories(llm_from_option(args.llm, threads=1), args.instruction, names)
+        given = categories if isinstance(categories, dict) else {}
+        categories = {n: given.get(n) or written.get(n) for n in names}
+        print(f"LLM descriptions: {len(written)} of {len(names)} categories")
+    options: dict[str, Any] = {"seed": args.seed}
+    if args.family:
+        options["family"] = args.family
+    if args.collection is not None:
+        from gst_integrations.core.views.fit import fit_view
+        from gst_integrations.stores.chroma import ChromaSource, open_chroma_collection
+
+        require_chroma_db(args)
+        source = ChromaSource(
+            open_chroma_collection(
+                args.collection, path=args.chroma_path, host=args.host, port=args.port
+            )
+        )
+        head = fit_view(
+            args.instruction,
+            source,
+            categories=categories,
+            encoder=default_encoder(),
+            name=args.name,
+            **options,
+        )
+    elif args.data is not None:
+        from gst_integrations.core.heads.training import fit_head
+
+        texts, _, _ = read_texts(args.data, args.text_col, [])
+        X, enc = encode(texts, desc="embed texts")
+        head = fit_head(
+            args.instruction,
+            X,
+            categories=categories,
+            encoder=enc.base_encoder,
+            name=args.name,
+            **options,
+        )
+    else:
+        raise CLIError("give --data (texts to embed) or --collection (vectors already stored)")
+    path = HeadStore(args.heads).save(args.name, head)
+    print(f"saved view {args.name!r} ({head.family}, {head.in_dim}->{head.out_dim}) to {path}")
+    counts = (head.card.get("zero_shot") or {}).get("pseudo_label_counts") or {}
+    print(
+        f"categories ({len(head.label_names)}): "
+        + ", ".join(f"{n} ({counts.get(n, 0)})" for n in head.label_names)
+    )
     print(feasibility_summary(head))
     return 0
 

@@ -20,10 +20,12 @@ import numpy as np
 from gst_integrations.core.encoders.base import BaseEncoder, EncoderBase
 from gst_integrations.core.encoders.coerce import as_encoder
 from gst_integrations.core.encoders.fingerprint import EncoderFingerprint
+from gst_integrations.core.validation import check_text
 
 
 def text_key(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    """The cache key of a text (InvalidTextError for text that is not valid Unicode)."""
+    return hashlib.sha256(check_text(text).encode("utf-8")).hexdigest()
 
 
 class VectorCache:

@@ -1,7 +1,9 @@
 """Head families: the torch modules that map base vectors into a view, by name.
 
 ``lda_mix`` (the default) is a closed-form bias-free matrix mixing shrinkage-LDA directions
-with the generic vectors, the mix chosen on the labels (see ``heads.mix``). ``lda`` is the
+with the generic vectors, the mix chosen on the labels (see ``heads.mix``); ``probe_mix``
+mixes a logistic probe's class weights the same way. ``auto`` is not a family of its own:
+it fits the linear ones and keeps the best on the labels (``heads.select``). ``lda`` is the
 earlier closed-form LDA plus a small residual (``heads.lda``). ``linear`` is a bias-free
 matrix W (d -> z) trained by gradient descent. ``mlp`` is the GSTransform paper's encoder,
 Linear(d→512), ReLU, Linear(512→z). A user's own family is one ``register_head_family``
@@ -33,17 +35,22 @@ def _mlp(in_dim: int, out_dim: int, hidden_dim: int) -> nn.Module:
 
 HEAD_FAMILIES: dict[str, HeadBuilder] = {
     "lda_mix": _linear,
+    "probe_mix": _linear,
     "lda": _linear,
     "linear": _linear,
     "mlp": _mlp,
 }
 #: Families fitted in closed form rather than by gradient descent.
-CLOSED_FORM_FAMILIES = ("lda_mix", "lda")
+CLOSED_FORM_FAMILIES = ("lda_mix", "probe_mix", "lda")
+#: Families whose head is one bias-free matrix (the query side is exact for them).
+LINEAR_FAMILIES = ("lda_mix", "probe_mix", "lda", "linear")
+#: Not a family but a choice among the linear ones, per facet (``heads.select``).
+AUTO_FAMILY = "auto"
 
 
 def register_head_family(name: str, builder: HeadBuilder) -> None:
     """Make ``fit_head(..., family=name)`` and ``load_head`` build heads with ``builder``."""
-    if not isinstance(name, str) or not name or name in CLOSED_FORM_FAMILIES:
+    if not isinstance(name, str) or not name or name in (*CLOSED_FORM_FAMILIES, AUTO_FAMILY):
         raise ValueError(f"cannot register a head family called {name!r}")
     HEAD_FAMILIES[name] = builder
 

@@ -29,7 +29,7 @@ from gst_integrations.core.errors import (
 )
 from gst_integrations.core.feedback import warn
 from gst_integrations.core.heads.families import build_head_module, linear_weight
-from gst_integrations.core.heads.persistence import read_head_file, write_head_file
+from gst_integrations.core.heads.persistence import HeadFile, read_head, write_head_file
 from gst_integrations.core.validation import as_float32_matrix, check_finite
 
 
@@ -199,28 +199,80 @@ class Head:
 def load_head(
     path: str | os.PathLike[str], device: Any = "auto", module: torch.nn.Module | None = None
 ) -> Head:
-    """Load a head written by ``Head.save``; corrupt or foreign files raise HeadFileError.
+    """Load a head written by ``Head.save``; every bad file raises HeadFileError.
 
     ``module`` is an untrained instance of your own module, for heads fitted with
     ``fit_head(..., module=...)``; heads of a named family are rebuilt from the registry.
     """
-    path, tensors, card = read_head_file(path)
+    return head_from_file(read_head(path), device=device, module=module)
+
+
+def _shapes(module: torch.nn.Module) -> dict[str, tuple[int, ...]]:
+    return {k: tuple(v.shape) for k, v in module.state_dict().items()}
+
+
+#: The largest card dimension a family that cannot be built on the meta device may have
+#: beyond its file's own tensor shapes (a 4096 x 4096 float32 matrix is 64 MB).
+FALLBACK_DIM = 4096
+_BUILD_ERRORS = (ValueError, TypeError, RuntimeError, OverflowError, NotImplementedError)
+
+
+def _card_module(f: HeadFile, dims: tuple[Any, ...]) -> tuple[dict, torch.nn.Module | None]:
+    """(parameter shapes of the module the card describes, the module when it had to be
+    built for real). Built on torch's ``meta`` device first: no memory, whatever the card
+    says. A builder that reads its tensors' values cannot run there; it is built for real
+    only once every card dimension is bounded by the file's own tensor shapes (or by
+    ``FALLBACK_DIM``, for a hidden size the family may not use)."""
     try:
-        options = card["options"]
-        family = options["family"]
-        if module is None and family == "custom":
-            raise HeadFileError(
-                f"{path} holds a head trained from your own module: pass an untrained instance "
-                "as load_head(path, module=...)"
-            )
+        with torch.device("meta"):
+            return _shapes(build_head_module(*dims)), None
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise HeadFileError(f"{f.path} has a head card that describes no module: {exc}") from exc
+    except (RuntimeError, NotImplementedError):
+        pass
+    largest = max((max(t.shape, default=0) for t in f.tensors.values()), default=0)
+    if max(dims[1:]) > max(largest, FALLBACK_DIM):
+        raise HeadFileError(
+            f"{f.path} has a head card with dimensions {dims[1:]} larger than any of its "
+            f"weights ({largest})"
+        )
+    try:
+        module = build_head_module(*dims)
+    except _BUILD_ERRORS as exc:
+        raise HeadFileError(f"{f.path} has a head card that describes no module: {exc}") from exc
+    return _shapes(module), module
+
+
+def head_from_file(
+    f: HeadFile, device: Any = "auto", module: torch.nn.Module | None = None
+) -> Head:
+    """The Head of a file read by ``read_head``. The module the card describes is compared
+    with the file's tensor shapes before it is built (``_card_module``), so a card cannot
+    make the loader allocate more than the file holds."""
+    card, path = f.checked, f.path
+    family = card.options.family
+    if module is None and family == "custom":
+        raise HeadFileError(
+            f"{path} holds a head trained from your own module: pass an untrained instance "
+            "as load_head(path, module=...)"
+        )
+    dims = (family, card.in_dim, card.out_dim, card.options.hidden_dim)
+    if module is None:
+        expected, module = _card_module(f, dims)
+    else:
+        expected = _shapes(module)
+    got = {k: tuple(t.shape) for k, t in f.tensors.items()}
+    if got != expected:
+        diff = sorted(
+            f"{k}: card {expected.get(k)}, file {got.get(k)}"
+            for k in set(expected) | set(got)
+            if expected.get(k) != got.get(k)
+        )
+        raise HeadFileError(f"{path} weights do not match its card: {'; '.join(diff[:4])}")
+    try:
         if module is None:
-            module = build_head_module(
-                family, int(card["in_dim"]), int(card["out_dim"]), options["hidden_dim"]
-            )
-    except (ValueError, KeyError, TypeError) as exc:
-        raise HeadFileError(f"{path} has an unreadable head card: {exc}") from exc
-    try:
-        module.load_state_dict(tensors, strict=True)
-    except RuntimeError as exc:
+            module = build_head_module(*dims)  # the shapes are the file's: bounded by its size
+        module.load_state_dict(f.tensors, strict=True)
+    except _BUILD_ERRORS as exc:
         raise HeadFileError(f"{path} weights do not match its card: {exc}") from exc
-    return Head(module, card, device=device)
+    return Head(module, f.card, device=device)

@@ -56,7 +56,20 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["ViewFitOptions", "fit_view_weight", "probe_feasibility"]
+from gst_integrations.core.heads.inner_cv import (
+    auc_from_similarity,
+    corrected_z,
+    inner_splits,
+    probe_feasibility,
+)
+
+__all__ = [
+    "ViewFitOptions",
+    "fit_view_weight",
+    "probe_feasibility",
+    "refit_view_weight",
+    "view_fit_options",
+]
 
 
 @dataclass(frozen=True)
@@ -95,6 +108,17 @@ class ViewFitOptions:
     #: also require the probe to find the facet encoded (not ``barely_encoded``) before the
     #: view departs from the generic vectors (needs ``probe``).
     require_encoded: bool = True
+    #: where ``D`` comes from: "lda" (shrinkage LDA, the default) or "probe" (the class
+    #: weights of a multinomial logistic probe, centred over classes: a linear map from the
+    #: probe, mixed with the generic vectors the same way).
+    directions: str = "lda"
+    #: inverse L2 strengths of the probe candidates (``directions="probe"``), chosen among
+    #: by the same inner validation as the shrinkage.
+    probe_strengths: tuple[float, ...] = (0.3, 1.0, 3.0, 10.0)
+
+    def __post_init__(self) -> None:
+        if self.directions not in ("lda", "probe"):
+            raise ValueError(f"directions must be 'lda' or 'probe', not {self.directions!r}")
 
 
 # --------------------------------------------------------------------------- discriminant
@@ -164,6 +188,20 @@ def _without_common(D: np.ndarray, X: np.ndarray) -> np.ndarray:
     return _unit_median(D - np.outer(D @ u, u), X)
 
 
+def _probe_directions(X: np.ndarray, yi: np.ndarray, strength: float, k: int) -> np.ndarray:
+    """Top ``k`` directions of a multinomial logistic probe's class weights, centred over
+    classes (a constant added to every class's weight changes no prediction), each scaled
+    by its singular value, unit median norm on X."""
+    from sklearn.linear_model import LogisticRegression
+
+    coef = LogisticRegression(C=strength, max_iter=2000).fit(X, yi).coef_
+    if coef.shape[0] > 1:
+        coef = coef - coef.mean(0)
+    _, s, vt = np.linalg.svd(coef, full_matrices=False)
+    k = max(1, min(k, int((s > s[0] * 1e-9).sum())))
+    return _unit_median(s[:k, None] * vt[:k], X)
+
+
 def _discriminant(
     X: np.ndarray,
     yi: np.ndarray,
@@ -175,6 +213,10 @@ def _discriminant(
     """D (k, d): top directions of the bagged discriminant metric, unit median norm on X
     (with ``drop_common``, the common direction of X removed)."""
     n_cls = len(np.unique(yi))
+    if opts.directions == "probe":
+        k = opts.dims_per_class_gap * max(n_cls - 1, 1)
+        D = _probe_directions(X, yi, float(shrinkages[0]), k)  # type: ignore[arg-type]
+        return _without_common(D, X) if drop_common else D
     members = [np.flatnonzero(yi == c) for c in np.unique(yi)]
     parts = []
     if opts.n_bags <= 0:
@@ -199,7 +241,7 @@ def _discriminants(
     groups: list[tuple[float | None, ...]],
 ) -> list[np.ndarray]:
     """``_discriminant`` for each group of shrinkages, sharing one residual SVD."""
-    if opts.n_bags > 0:
+    if opts.n_bags > 0 or opts.directions == "probe":
         return [_discriminant(X, yi, opts, rng, g) for g in groups]
     lda = _LDA(X, yi)
     cache = {sh: _unit_median(lda.directions(sh), X) for g in groups for sh in g}
@@ -225,56 +267,6 @@ def _view_matrix(D: np.ndarray, alpha: float, d: int, compact: bool) -> np.ndarr
 # --------------------------------------------------------------------------- inner CV
 
 
-def _folds(yi: np.ndarray, n_folds: int, rng: np.random.Generator) -> np.ndarray:
-    """Stratified fold ids; a class with a single member stays in training (-1)."""
-    fold = np.full(len(yi), -1)
-    for c in np.unique(yi):
-        idx = rng.permutation(np.flatnonzero(yi == c))
-        if len(idx) >= 2:
-            fold[idx] = (np.arange(len(idx)) + rng.integers(n_folds)) % n_folds
-    return fold
-
-
-def _inner_splits(
-    yi: np.ndarray, n_folds: int, n_repeats: int, rng: np.random.Generator
-) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(train, validation) index pairs of repeated stratified K-fold; tiny folds are skipped."""
-    splits = []
-    for _ in range(n_repeats):
-        fold = _folds(yi, n_folds, rng)
-        for k in range(n_folds):
-            va, tr = np.flatnonzero(fold == k), np.flatnonzero(fold != k)
-            if len(va) >= 4 and len(np.unique(yi[va])) >= 2 and len(np.unique(yi[tr])) >= 2:
-                splits.append((tr, va))
-    return splits
-
-
-def _query_auc(Z: np.ndarray, yi: np.ndarray) -> float:
-    """Mean over queries of P(cos to a same-label text > cos to an other-label text)."""
-    Zn = Z / np.maximum(np.linalg.norm(Z, axis=1, keepdims=True), 1e-12)
-    return _auc_from_similarity(Zn @ Zn.T, yi)
-
-
-def _auc_from_similarity(S: np.ndarray, yi: np.ndarray) -> float:
-    """Per-query AUC from a similarity matrix: rank-sum (Mann-Whitney) per row, ties counted
-    half; a query with no same-label or no other-label text is skipped."""
-    from scipy.stats import rankdata
-
-    S = S.copy()
-    np.fill_diagonal(S, -np.inf)  # self ranks first (1) and is excluded below
-    ranks = rankdata(S, axis=1) - 1.0
-    same = yi[:, None] == yi[None, :]
-    np.fill_diagonal(same, False)
-    n_pos = same.sum(1)
-    n_neg = (yi[:, None] != yi[None, :]).sum(1)
-    ok = (n_pos > 0) & (n_neg > 0)
-    if not ok.any():
-        return float("nan")
-    rank_sum = (ranks * same).sum(1)
-    auc = (rank_sum[ok] - n_pos[ok] * (n_pos[ok] + 1) / 2) / (n_pos[ok] * n_neg[ok])
-    return float(auc.mean())
-
-
 def _blend_aucs(
     D: np.ndarray, Xva: np.ndarray, yi: np.ndarray, alphas: tuple[float, ...]
 ) -> list[float]:
@@ -285,101 +277,8 @@ def _blend_aucs(
     for a in alphas:
         G = a * a * Gd + (1 - a) * (1 - a) * Gx
         nrm = np.sqrt(np.maximum(np.diag(G), 1e-24))
-        out.append(_auc_from_similarity(G / nrm[:, None] / nrm[None, :], yi))
+        out.append(auc_from_similarity(G / nrm[:, None] / nrm[None, :], yi))
     return out
-
-
-def _corrected_z(diffs: np.ndarray, test_over_train: float) -> float:
-    """Nadeau-Bengio corrected resampled t statistic of the mean of per-fold differences."""
-    diffs = diffs[np.isfinite(diffs)]
-    if len(diffs) < 2:
-        return 0.0
-    var = float(np.var(diffs, ddof=1)) * (1.0 / len(diffs) + test_over_train)
-    return (
-        float(np.mean(diffs) / np.sqrt(var)) if var > 0 else (np.inf if np.mean(diffs) > 0 else 0.0)
-    )
-
-
-def _paired_z(diffs: np.ndarray) -> float:
-    """z of the mean of per-text paired differences (one out-of-fold prediction per text)."""
-    if len(diffs) < 2:
-        return 0.0
-    sd = float(np.std(diffs, ddof=1))
-    if sd == 0.0:
-        return 0.0 if float(np.mean(diffs)) == 0.0 else float(np.sign(np.mean(diffs)) * np.inf)
-    return float(np.mean(diffs) / (sd / np.sqrt(len(diffs))))
-
-
-def probe_feasibility(
-    X: np.ndarray,
-    yi: np.ndarray,
-    splits: list[tuple[np.ndarray, np.ndarray]],
-    min_z: float = 2.0,
-) -> dict[str, Any]:
-    """How much of the labels the base vectors carry: a cross-validated logistic probe.
-
-    ``splits`` should be one K-fold partition (each text validated once). Two probes are
-    fitted per fold, a plain one and a class-balanced one (with few labels per class the
-    plain probe, L2-regularised, may answer only the majority class). Reported:
-
-    * ``cv_accuracy`` (the better probe) against ``majority_share``, the accuracy of always
-      answering the commonest label, with ``accuracy_lift_z``: the z of the per-text paired
-      difference (probe right) - (majority guess right);
-    * ``balanced_accuracy`` of the balanced probe against ``chance`` = 1/C;
-    * ``log_loss_skill`` of the plain probe over the training-fold class prior,
-      1 - LL_probe / LL_prior (the share of the label's uncertainty the vectors explain;
-      0 = nothing beyond the class shares), with its paired z.
-
-    ``barely_encoded``: neither probe is significantly more accurate than always guessing the
-    majority label (``accuracy_lift_z`` < ``min_z``).
-    """
-    from sklearn.linear_model import LogisticRegression
-
-    n_cls = int(yi.max()) + 1
-    eps = 1e-12
-    seen, plain_ok, bal_ok, maj_ok, bal_pred, ll_p, ll_0 = [], [], [], [], [], [], []
-    for tr, va in splits:
-        if len(np.unique(yi[tr])) < 2 or len(va) == 0:
-            continue
-        prior = np.bincount(yi[tr], minlength=n_cls) / len(tr)
-        plain = LogisticRegression(max_iter=2000).fit(X[tr], yi[tr])
-        proba = np.full((len(va), n_cls), eps)
-        proba[:, plain.classes_] = plain.predict_proba(X[va])
-        bal = LogisticRegression(max_iter=2000, class_weight="balanced").fit(X[tr], yi[tr])
-        pb = bal.predict(X[va])
-        seen.append(yi[va])
-        plain_ok.append(proba.argmax(1) == yi[va])
-        bal_ok.append(pb == yi[va])
-        maj_ok.append(yi[va] == prior.argmax())
-        bal_pred.append(pb)
-        ll_p.append(-np.log(np.maximum(proba[np.arange(len(va)), yi[va]], eps)))
-        ll_0.append(-np.log(np.maximum(prior[yi[va]], eps)))
-    if not seen:
-        return {"barely_encoded": True, "reason": "too few labels for a cross-validated probe"}
-    t = np.concatenate(seen)
-    maj = np.concatenate(maj_ok).astype(float)
-    lifts = {
-        "plain": np.concatenate(plain_ok).astype(float) - maj,
-        "balanced": np.concatenate(bal_ok).astype(float) - maj,
-    }
-    best = max(lifts, key=lambda k: float(np.mean(lifts[k])))
-    acc_z = _paired_z(lifts[best])
-    pb = np.concatenate(bal_pred)
-    lp, l0 = np.concatenate(ll_p), np.concatenate(ll_0)
-    counts = np.bincount(yi, minlength=n_cls)
-    return {
-        "cv_accuracy": round(float(np.mean(lifts[best] + maj)), 4),
-        "cv_accuracy_probe": best,
-        "majority_share": round(float(counts.max() / counts.sum()), 4),
-        "accuracy_lift_z": round(acc_z, 2),
-        "balanced_accuracy": round(
-            float(np.mean([np.mean(pb[t == c] == c) for c in np.unique(t)])), 4
-        ),
-        "chance": round(1.0 / n_cls, 4),
-        "log_loss_skill": round(float(1.0 - lp.mean() / l0.mean()), 4) if l0.mean() > 0 else 0.0,
-        "log_loss_skill_z": round(_paired_z(l0 - lp), 2),
-        "barely_encoded": bool(acc_z < min_z),
-    }
 
 
 # --------------------------------------------------------------------------- public
@@ -408,9 +307,11 @@ def fit_view_weight(
     rng = np.random.default_rng(seed)
 
     # Inner validation on the guide: fit D on each training part, search the validation part.
-    splits = _inner_splits(yi, opts.n_folds, opts.n_repeats, rng)
+    splits = inner_splits(yi, opts.n_folds, opts.n_repeats, rng)
     alphas = tuple(sorted(set(opts.alphas) | {0.0}))
-    if opts.select_shrinkage:
+    if opts.directions == "probe":
+        groups: list[tuple[float | None, ...]] = [(c,) for c in opts.probe_strengths]
+    elif opts.select_shrinkage:
         grid, w = opts.shrinkages, max(1, min(opts.shrinkage_window, len(opts.shrinkages)))
         groups = [tuple(grid[i : i + w]) for i in range(len(grid) - w + 1)]
     else:
@@ -429,7 +330,7 @@ def fit_view_weight(
     candidates = [(v_i, int(g), int(a)) for v_i, (g, a) in enumerate(best_of)]
     # Fresh partitions test (1) common removal against plain D, (2) the view against generic.
     gate_splits = (
-        _inner_splits(yi, opts.n_folds, opts.n_gate_repeats, rng)
+        inner_splits(yi, opts.n_folds, opts.n_gate_repeats, rng)
         if splits and any(a > 0 for _, _, a in candidates)
         else []
     )
@@ -443,7 +344,7 @@ def fit_view_weight(
     if len(candidates) > 1 and gate_splits:
         (_, g0, a0), (_, g1, a1) = candidates
         if mean_auc[1, g1, a1] > mean_auc[0, g0, a0]:
-            common_z = _corrected_z(gate[:, 2] - gate[:, 1], ratio)
+            common_z = corrected_z(gate[:, 2] - gate[:, 1], ratio)
             chosen_c = 1 if common_z >= opts.min_gain_z else 0
     v_best, g_best, best = candidates[chosen_c]
     drop_common = variants[v_best]
@@ -451,7 +352,7 @@ def fit_view_weight(
     gain_z, gain = 0.0, 0.0
     if gate_splits and best > 0:
         diffs = gate[:, 1 + chosen_c] - gate[:, 0]
-        gain_z, gain = _corrected_z(diffs, ratio), float(np.nanmean(diffs))
+        gain_z, gain = corrected_z(diffs, ratio), float(np.nanmean(diffs))
     feasibility = (
         probe_feasibility(X, yi, splits[: opts.n_folds], opts.min_gain_z) if opts.probe else None
     )
@@ -488,3 +389,35 @@ def fit_view_weight(
         info["discriminant_dims"] = int(D.shape[0])
     info["out_dim"] = int(W.shape[0])
     return W.astype(np.float32), info
+
+
+def refit_view_weight(
+    X: np.ndarray,
+    y: np.ndarray,
+    info: dict[str, Any],
+    *,
+    seed: int = 0,
+    options: ViewFitOptions | None = None,
+) -> np.ndarray:
+    """``W`` of the view ``info`` (from ``fit_view_weight``) describes, refitted on ``(X, y)``
+    with nothing chosen again: the same shrinkage (or probe strength), alpha and common
+    direction. Cross-fitting uses it (blend weights, the family choice) where a full fit
+    per fold would re-run the whole inner validation."""
+    opts = options or ViewFitOptions(**view_fit_options(info.get("options") or {}))
+    X = np.asarray(X, dtype=np.float64)
+    d = X.shape[1]
+    alpha = float(info.get("alpha", 0.0))
+    _, yi = _class_index(y)
+    if alpha == 0.0 or len(np.unique(yi)) < 2:
+        return np.eye(d, dtype=np.float32)
+    group = tuple(info.get("shrinkage") or opts.shrinkages)
+    rng = np.random.default_rng(seed)
+    drop = bool(info.get("common_direction_removed"))
+    D = _discriminant(X, yi, opts, rng, group, drop_common=drop)
+    return _view_matrix(D, alpha, d, compact=opts.compact).astype(np.float32)
+
+
+def view_fit_options(raw: dict[str, Any]) -> dict[str, Any]:
+    """``ViewFitOptions`` fields of a card's recorded options (tuples restored)."""
+    known = set(ViewFitOptions.__dataclass_fields__)
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in raw.items() if k in known}

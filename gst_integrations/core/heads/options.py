@@ -1,11 +1,11 @@
-"""Training options for a head; defaults chosen by the held-out protocol (see README)."""
+"""Training options for a head; defaults chosen by the held-out protocol (docs/results.md)."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from gst_integrations.core.heads.families import HEAD_FAMILIES
+from gst_integrations.core.heads.families import AUTO_FAMILY, HEAD_FAMILIES
 from gst_integrations.core.heads.losses import LOSSES, ContrastiveLoss, loss_name
 
 
@@ -13,14 +13,17 @@ from gst_integrations.core.heads.losses import LOSSES, ContrastiveLoss, loss_nam
 class HeadOptions:
     """How a head is built and trained.
 
-    The default ``lda_mix`` family is closed-form: [α·LDA ; (1−α)·generic], α chosen on the
-    labels by inner cross-validation and set to 0 (the generic vectors) when a view does not
+    The default, ``auto``, fits the linear families and keeps the one whose views search
+    held-out guide texts best (``heads.select``): ``lda_mix`` is closed-form, [α·LDA ;
+    (1−α)·generic], α chosen on the labels by inner cross-validation; ``probe_mix`` mixes a
+    logistic probe's class weights the same way; ``lda`` and the SupCon-trained ``linear``
+    map are the others. The chosen view is set to the generic vectors when it does not
     significantly beat them, so a view never retrieves worse than what the user has
-    (README, "Defaults"). ``z_dim``, the loss and the schedule apply to the trained
+    (docs/results.md). ``z_dim``, the loss and the schedule apply to the trained
     ``linear`` and ``mlp`` families only; the paper's recipe is ``HeadOptions.paper()``.
     """
 
-    family: str = "lda_mix"
+    family: str = "auto"
     z_dim: int = 128
     loss: str | ContrastiveLoss = "supcon"
     temperature: float = 1.0
@@ -38,10 +41,11 @@ class HeadOptions:
     residual_dim: int = 16
 
     def __post_init__(self) -> None:
-        if self.family not in HEAD_FAMILIES:
+        if self.family not in HEAD_FAMILIES and self.family != AUTO_FAMILY:
             raise ValueError(
-                f"unknown head family {self.family!r}; choose one of {sorted(HEAD_FAMILIES)} "
-                "or register yours with register_head_family"
+                f"unknown head family {self.family!r}; choose one of "
+                f"{sorted([*HEAD_FAMILIES, AUTO_FAMILY])} or register yours with "
+                "register_head_family"
             )
         if isinstance(self.loss, str) and self.loss not in LOSSES:
             raise ValueError(

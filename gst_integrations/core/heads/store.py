@@ -13,25 +13,37 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from gst_integrations.core.errors import HeadFileError, UnknownViewError
-from gst_integrations.core.heads.head import Head, load_head
+from gst_integrations.core.errors import GSTError, HeadFileError, UnknownViewError
+from gst_integrations.core.heads.head import Head, head_from_file
+from gst_integrations.core.heads.persistence import file_identity, read_head, remove_orphans
 
 SUFFIX = ".safetensors"
 _NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+#: Longest view name: with the suffix and a save's temp-file name it stays under the
+#: 255-byte file-name limit of common file systems.
+MAX_VIEW_NAME = 200
+
+
+class InvalidViewNameError(GSTError):
+    """A view name that cannot name a head file."""
 
 
 def _identity(path: Path) -> tuple[int, ...]:
-    """What changes when a head file is replaced: inode (saves rename a new file over the
-    old), size, and modification and change times in ns. An mtime tick alone is too coarse:
-    two saves within one tick would serve the stale head."""
-    st = path.stat()
-    return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    return file_identity(path.stat())
 
 
 def check_view_name(name: str) -> str:
-    """Return ``name`` if it is a valid view name (letters, digits, ``_ . -``)."""
+    """Return ``name`` if it is a valid view name (letters, digits, ``_ . -``, at most
+    ``MAX_VIEW_NAME`` characters)."""
     if not isinstance(name, str) or not _NAME.match(name) or name in (".", ".."):
-        raise ValueError(f"invalid view name {name!r}: use letters, digits, '_', '.' and '-' only")
+        raise InvalidViewNameError(
+            f"invalid view name {name!r}: use letters, digits, '_', '.' and '-' only"
+        )
+    if len(name) > MAX_VIEW_NAME:
+        raise InvalidViewNameError(
+            f"invalid view name {name[:20]!r}... ({len(name)} characters): too long, "
+            f"use at most {MAX_VIEW_NAME}"
+        )
     return name
 
 
@@ -41,6 +53,7 @@ class HeadStore:
     def __init__(self, root: str | os.PathLike[str], device: Any = "auto") -> None:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
+        remove_orphans(self.root)  # temp files of saves that were killed
         self.device = device
         self._cache: dict[str, tuple[tuple[int, ...], Head]] = {}
         self._lock = threading.Lock()
@@ -60,7 +73,9 @@ class HeadStore:
         return sorted(
             p.name[: -len(SUFFIX)]
             for p in self.root.glob(f"*{SUFFIX}")
-            if p.is_file() and _NAME.match(p.name[: -len(SUFFIX)])
+            if p.is_file()
+            and _NAME.match(p.name[: -len(SUFFIX)])
+            and len(p.name) - len(SUFFIX) <= MAX_VIEW_NAME
         )
 
     def get(self, name: str) -> Head:
@@ -79,9 +94,15 @@ class HeadStore:
             cached = self._cache.get(name)
         if cached is not None and cached[0] == ident:
             return cached[1]
-        head = load_head(path, device=self.device)  # HeadFileError for a bad file
+        try:
+            read = read_head(path)  # one handle: the identity is the one of the bytes read
+        except HeadFileError as exc:
+            if not path.exists():  # removed since the stat above
+                raise UnknownViewError(f"unknown view {name!r}: its file was removed") from exc
+            raise
+        head = head_from_file(read, device=self.device)  # HeadFileError for a bad file
         with self._lock:
-            self._cache[name] = (ident, head)
+            self._cache[name] = (read.identity, head)
         return head
 
     def cards(self) -> dict[str, dict[str, Any]]:
@@ -117,7 +138,10 @@ class HeadStore:
             raise UnknownViewError(f"unknown view {name!r}; nothing to remove") from None
 
     def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and bool(_NAME.match(name)) and self.path(name).is_file()
+        try:
+            return self.path(name).is_file()  # type: ignore[arg-type]
+        except InvalidViewNameError:
+            return False
 
     def __len__(self) -> int:
         return len(self.names())

@@ -1,13 +1,18 @@
-"""Fit a head on labelled base vectors: a seeded validation split and early stopping."""
+"""Fit a head on labelled base vectors, or on category names with no labels at all.
+
+The family decides how (``HeadOptions.family``): closed form (``lda_mix``, ``probe_mix``,
+``lda``), chosen per facet among the linear families (``auto``, ``heads.select``), or
+gradient-trained (``linear``, ``mlp``, a user's module, ``heads.trainer``). With
+``categories=`` instead of labels, pseudo-labels come from the names (``heads.zero_label``)
+and a label-free gate decides whether the view departs from the generic vectors.
+"""
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import json
-import warnings
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -17,20 +22,26 @@ from gst_integrations.core.device import resolve_device
 from gst_integrations.core.encoders.base import BaseEncoder
 from gst_integrations.core.encoders.coerce import as_encoder
 from gst_integrations.core.encoders.fingerprint import EncoderFingerprint
-from gst_integrations.core.errors import InvalidLabelsError
-from gst_integrations.core.feedback import progress
+from gst_integrations.core.errors import (
+    InvalidLabelsError,
+    LabelQualityWarning,
+    ViewFallbackWarning,
+)
+from gst_integrations.core.feedback import warn
 from gst_integrations.core.heads.families import (
     CLOSED_FORM_FAMILIES,
-    HeadModule,
+    LINEAR_FAMILIES,
     build_head_module,
     out_features,
 )
 from gst_integrations.core.heads.head import Head
 from gst_integrations.core.heads.lda import fit_lda_weight
-from gst_integrations.core.heads.losses import resolve_loss
-from gst_integrations.core.heads.mix import fit_view_weight
+from gst_integrations.core.heads.mix import ViewFitOptions, fit_view_weight
 from gst_integrations.core.heads.options import HeadOptions
 from gst_integrations.core.heads.persistence import FORMAT_VERSION
+from gst_integrations.core.heads.select import select_family
+from gst_integrations.core.heads.trainer import fit_trained, knn_accuracy, split_indices
+from gst_integrations.core.heads.zero_label import ZeroLabelOptions, pseudo_label
 from gst_integrations.core.validation import as_float32_matrix
 
 #: The family a card records for a head trained from the user's own module.
@@ -51,27 +62,14 @@ def _clean_labels(labels: Sequence[Any], n: int) -> tuple[np.ndarray, list[str]]
     counts = Counter(str(lab) for lab in keep)
     singles = sorted(name for name, c in counts.items() if c == 1)
     if singles:
-        warnings.warn(
+        warn(
             f"{len(singles)} label(s) have a single example ({singles[:5]}); "
             "they are kept for training but cannot be validated",
-            stacklevel=3,
+            LabelQualityWarning,
         )
     index = {name: i for i, name in enumerate(names)}
     y = np.array([index[str(lab)] if lab is not None and str(lab) != "" else -1 for lab in labels])
     return y, names
-
-
-def _split(y: np.ndarray, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Seeded stratified split; classes with fewer than 2 examples stay in training."""
-    rng = np.random.default_rng(seed)
-    train, val = [], []
-    for cls in np.unique(y):
-        idx = rng.permutation(np.flatnonzero(y == cls))
-        n_val = int(round(len(idx) * val_fraction)) if len(idx) >= 2 else 0
-        n_val = min(n_val, len(idx) - 1)
-        val.extend(idx[:n_val])
-        train.extend(idx[n_val:])
-    return np.sort(np.array(train, dtype=int)), np.sort(np.array(val, dtype=int))
 
 
 def _resolve_fingerprint(encoder: Any) -> EncoderFingerprint | None:
@@ -90,13 +88,15 @@ def _resolve_fingerprint(encoder: Any) -> EncoderFingerprint | None:
 def fit_head(
     instruction: str,
     base_vectors: Any,
-    labels: Sequence[Any],
+    labels: Sequence[Any] | None = None,
     *,
+    categories: Sequence[str] | Mapping[str, str | None] | None = None,
     encoder: Any = None,
     name: str | None = None,
     device: Any = "auto",
     show_progress: bool | None = None,
     module: torch.nn.Module | None = None,
+    zero_label: ZeroLabelOptions | Mapping[str, Any] | None = None,
     **options: Any,
 ) -> Head:
     """Learn a head that maps base vectors into the view of ``instruction``.
@@ -108,11 +108,37 @@ def fit_head(
     guessed: with None the card records an unknown encoder, and later checks warn once
     instead of refusing vectors. ``options`` are ``HeadOptions`` fields; ``loss`` may be a
     name or your own loss module or callable ``(z, y) -> scalar``, and ``family`` any name
-    registered with ``register_head_family``. ``module`` trains your own torch module
-    (d -> z) instead of a family's; load its head with ``load_head(path, module=...)``.
+    registered with ``register_head_family`` (or "auto": the best linear family on the
+    labels, see ``heads.select``). ``module`` trains your own torch module (d -> z) instead
+    of a family's; load its head with ``load_head(path, module=...)``.
+
+    **No labels:** pass ``categories`` (names, or ``{name: description}``) and the encoder
+    object that made the vectors instead of ``labels``. The vectors are pseudo-labelled from
+    the names and the head is fitted on them; when the names do not match how the texts
+    group, the view falls back to the generic vectors (``head.fell_back``). The card's
+    ``zero_shot`` holds the signals (``heads.zero_label``; ``zero_label`` sets its options).
     """
     if not isinstance(instruction, str) or not instruction.strip():
         raise InvalidLabelsError("instruction must be a non-empty string")
+    if categories is not None:
+        if labels is not None:
+            raise InvalidLabelsError("pass labels or categories, not both")
+        return _fit_from_categories(
+            instruction,
+            base_vectors,
+            categories,
+            encoder=encoder,
+            name=name,
+            device=device,
+            show_progress=show_progress,
+            zero_label=zero_label,
+            options=options,
+        )
+    if labels is None:
+        raise InvalidLabelsError(
+            "pass labels (one per vector), or categories=[names] with encoder= for a view "
+            "without labels"
+        )
     opts = HeadOptions.from_kwargs(options)
     X = as_float32_matrix(base_vectors, name="base_vectors")
     y_all, names = _clean_labels(labels, X.shape[0])
@@ -120,32 +146,29 @@ def fit_head(
     n_dropped = int(X.shape[0] - len(labelled))
     X, y = X[labelled], y_all[labelled]
     fingerprint = _resolve_fingerprint(encoder)
-    if fingerprint is not None and fingerprint.dim != X.shape[1]:
-        from gst_integrations.core.errors import EncoderMismatchError
-
-        raise EncoderMismatchError(
-            f"base_vectors have dimension {X.shape[1]} but encoder {fingerprint.name!r} "
-            f"makes {fingerprint.dim}-d vectors"
-        )
+    _check_dim(fingerprint, X.shape[1])
 
     torch.manual_seed(opts.seed)
     dev = resolve_device(device)
-    train_idx, val_idx = _split(y, opts.val_fraction, opts.seed)
+    train_idx, val_idx = split_indices(y, opts.val_fraction, opts.seed)
     Xt = torch.from_numpy(X).to(dev)
     yt = torch.from_numpy(y).to(dev)
     family = opts.family
     if module is not None:
         family = CUSTOM_FAMILY
-        encoder_module, fit_metrics = _fit_trained(
+        encoder_module, fit_metrics = fit_trained(
             Xt, yt, train_idx, val_idx, opts, module.to(dev), name, show_progress
         )
-    elif opts.family == "lda_mix":
-        encoder_module, fit_metrics = _fit_lda_mix(X, y, opts, instruction)
+    elif opts.family == "auto":
+        encoder_module, fit_metrics = _fit_auto(X, y, opts, instruction)
+        family = fit_metrics["family_choice"]["chosen"]
+    elif opts.family in ("lda_mix", "probe_mix"):
+        encoder_module, fit_metrics = _fit_mix(X, y, opts, instruction)
     elif opts.family in CLOSED_FORM_FAMILIES:
         encoder_module, fit_metrics = _fit_lda(X, y, Xt, yt, train_idx, val_idx, opts)
     else:
         built = build_head_module(opts.family, X.shape[1], opts.z_dim, opts.hidden_dim)
-        encoder_module, fit_metrics = _fit_trained(
+        encoder_module, fit_metrics = fit_trained(
             Xt, yt, train_idx, val_idx, opts, built.to(dev), name, show_progress
         )
     encoder_module = encoder_module.to(dev)
@@ -155,47 +178,206 @@ def fit_head(
         "n_unlabelled_dropped": n_dropped,
         **fit_metrics,
     }
+    card = _card(
+        instruction,
+        name,
+        names,
+        {names[i]: int(c) for i, c in sorted(Counter(y.tolist()).items())},
+        int(X.shape[1]),
+        out_features(encoder_module, int(X.shape[1])),
+        {**opts.to_dict(), "family": family},
+        fingerprint,
+        feasibility=metrics.pop("feasibility", None),
+        view_fit=metrics.pop("view_fit", None),
+        family_choice=metrics.pop("family_choice", None),
+        metrics=metrics,
+    )
+    return Head(encoder_module, card, device=dev)
+
+
+def _card(
+    instruction: str,
+    name: str | None,
+    names: list[str],
+    label_counts: dict[str, int],
+    in_dim: int,
+    out_dim: int,
+    options: dict[str, Any],
+    fingerprint: EncoderFingerprint | None,
+    **fit: Any,
+) -> dict[str, Any]:
+    """A head's card; JSON types only (what a head file holds), so a round trip is exact."""
     card = {
         "format": "gst-head",
         "format_version": FORMAT_VERSION,
         "name": name or "",
         "instruction": instruction,
         "label_names": names,
-        "label_counts": {names[i]: int(c) for i, c in sorted(Counter(y.tolist()).items())},
-        "in_dim": int(X.shape[1]),
-        "out_dim": out_features(encoder_module, int(X.shape[1])),
-        "options": {**opts.to_dict(), "family": family},
+        "label_counts": label_counts,
+        "in_dim": in_dim,
+        "out_dim": out_dim,
+        "options": options,
         "encoder": fingerprint.to_dict() if fingerprint else None,
         "encoder_known": fingerprint is not None,
-        "feasibility": metrics.pop("feasibility", None),
-        "view_fit": metrics.pop("view_fit", None),
-        "metrics": metrics,
+        "feasibility": fit.get("feasibility"),
+        "view_fit": fit.get("view_fit"),
+        "family_choice": fit.get("family_choice"),
+        "metrics": fit.get("metrics") or {},
         "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     }
-    # The card is what a head file will hold: JSON types only, so a round trip is exact.
-    return Head(encoder_module, json.loads(json.dumps(card)), device=dev)
+    return dict(json.loads(json.dumps(card)))
 
 
-def _fit_lda_mix(
+def _check_dim(fingerprint: EncoderFingerprint | None, dim: int) -> None:
+    if fingerprint is not None and fingerprint.dim != dim:
+        from gst_integrations.core.errors import EncoderMismatchError
+
+        raise EncoderMismatchError(
+            f"base_vectors have dimension {dim} but encoder {fingerprint.name!r} "
+            f"makes {fingerprint.dim}-d vectors"
+        )
+
+
+def _fit_from_categories(
+    instruction: str,
+    base_vectors: Any,
+    categories: Any,
+    *,
+    encoder: Any,
+    name: str | None,
+    device: Any,
+    show_progress: bool | None,
+    zero_label: Any,
+    options: dict[str, Any],
+) -> Head:
+    """A zero-label view: pseudo-labels from the category names, the label-free gate, then
+    the usual fit on the pseudo-labels (or the generic view when the gate says no)."""
+    if encoder is None or isinstance(encoder, (EncoderFingerprint, Mapping)):
+        raise InvalidLabelsError(
+            "a view from category names needs the encoder that made the vectors (the names "
+            "are embedded with it): pass encoder=<that encoder> or encoder='default'"
+        )
+    enc: BaseEncoder = as_encoder(None if encoder == "default" else encoder)
+    opts = HeadOptions.from_kwargs(options)
+    X = as_float32_matrix(base_vectors, name="base_vectors")
+    _check_dim(enc.fingerprint(), X.shape[1])
+    zs = pseudo_label(instruction, X, categories, enc, options=zero_label, seed=opts.seed)
+    names = list(zs.signals["categories"])
+    if zs.has_structure and len(set(zs.labels)) >= 2:
+        # No family choice on pseudo-labels: they are a function of the vectors (nearest
+        # prototype, then an LDA classifier), which a probe reproduces best, so the choice
+        # would favour probe_mix for that reason alone (drug-review condition: probe_mix
+        # chosen on 2 of 3 splits, 0.008 to 0.013 held-out triplet below lda_mix).
+        fit_options = {**options, "family": "lda_mix"} if opts.family == "auto" else options
+        head = fit_head(
+            instruction,
+            X,
+            zs.labels,
+            encoder=enc,
+            name=name,
+            device=device,
+            show_progress=show_progress,
+            **fit_options,
+        )
+    else:
+        head = _generic_head(instruction, X, names, opts, enc, name, device)
+        warn(
+            f"the category names of {instruction!r} do not match how these texts group "
+            f"(neighbour agreement {zs.signals['neighbour_kappa']:.2f} against "
+            f"{zs.signals['null_neighbour_kappa']:.2f} for partitions around random texts, "
+            f"z {zs.signals['structure_z']:.1f}), so the view falls back to the generic "
+            "vectors. Descriptions of the categories ({name: description}), or a few labels, "
+            "may help.",
+            ViewFallbackWarning,
+        )
+    card = dict(head.card)
+    card["label_names"] = names
+    card["labels_from"] = "categories"
+    card["zero_shot"] = json.loads(json.dumps(zs.signals))
+    head.card = card
+    return head
+
+
+def _generic_head(
+    instruction: str,
+    X: np.ndarray,
+    names: list[str],
+    opts: HeadOptions,
+    encoder: BaseEncoder,
+    name: str | None,
+    device: Any,
+) -> Head:
+    """The identity view (W = I) with a card saying it is the generic vectors."""
+    d = X.shape[1]
+    module = build_head_module("lda_mix", d, d)
+    with torch.no_grad():
+        module[0].weight.copy_(torch.eye(d))
+    # Any linear family rebuilds this matrix on load; "auto" records its default.
+    family = opts.family if opts.family in LINEAR_FAMILIES else "lda_mix"
+    card = _card(
+        instruction,
+        name,
+        names,
+        {},
+        d,
+        d,
+        {**opts.to_dict(), "family": family},
+        encoder.fingerprint(),
+        view_fit={"alpha": 0.0, "fell_back_to_generic": True, "out_dim": d},
+        metrics={"n_train": int(len(X)), "n_val": 0, "n_unlabelled_dropped": 0},
+    )
+    return Head(module, card, device=resolve_device(device))
+
+
+def _warn_fell_back(instruction: str, gain_z: float, feas: dict[str, Any]) -> None:
+    warn(
+        f"the base vectors barely encode {instruction!r}: on the labelled sample a view "
+        f"did not beat the generic vectors (gain z {gain_z:.1f}; probe accuracy "
+        f"{feas.get('cv_accuracy', float('nan')):.2f} against a majority share of "
+        f"{feas.get('majority_share', float('nan')):.2f}), so this view falls back to the "
+        "generic vectors. More labels, or a stronger base encoder (a one-time re-embedding "
+        "of the store), would help.",
+        ViewFallbackWarning,
+    )
+
+
+def _fit_auto(
     X: np.ndarray, y: np.ndarray, opts: HeadOptions, instruction: str
 ) -> tuple[torch.nn.Module, dict[str, Any]]:
-    """The default: [α·LDA ; (1−α)·generic], α and shrinkage chosen on the labels alone."""
-    W, info = fit_view_weight(X, y, seed=opts.seed)
-    module = build_head_module("lda_mix", X.shape[1], W.shape[0])
+    """The best linear family for these labels by inner validation (``heads.select``)."""
+    choice = select_family(X, y, opts)
+    module = build_head_module(choice.family, X.shape[1], choice.W.shape[0])
+    with torch.no_grad():
+        module[0].weight.copy_(torch.from_numpy(choice.W))
+    info = dict(choice.info)
+    feas = info.pop("feasibility", None) or {}
+    chosen_fit = info.pop("chosen_fit", {})
+    view_fit = {**chosen_fit, "fell_back_to_generic": choice.fell_back}
+    if choice.fell_back:
+        view_fit["alpha"] = 0.0
+        gain_z = float(info["candidates"][choice.family]["gain_z"])
+        _warn_fell_back(instruction, gain_z, feas)
+    return module, {
+        "val_auc": info["candidates"][choice.family]["val_auc"],
+        "view_fit": view_fit,
+        "family_choice": info,
+        "feasibility": feas,
+    }
+
+
+def _fit_mix(
+    X: np.ndarray, y: np.ndarray, opts: HeadOptions, instruction: str
+) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """[α·D ; (1−α)·generic], D from shrinkage LDA (``lda_mix``, the default) or a probe
+    (``probe_mix``); α and the strength chosen on the labels alone."""
+    directions = "probe" if opts.family == "probe_mix" else "lda"
+    W, info = fit_view_weight(X, y, seed=opts.seed, options=ViewFitOptions(directions=directions))
+    module = build_head_module(opts.family, X.shape[1], W.shape[0])
     with torch.no_grad():
         module[0].weight.copy_(torch.from_numpy(W))
     feas = info.get("feasibility", {})
     if info["fell_back_to_generic"]:
-        warnings.warn(
-            f"the base vectors barely encode {instruction!r}: on the labelled sample a view "
-            f"did not beat the generic vectors (gain z {info['inner_gain_z']:.1f}; probe "
-            f"accuracy {feas.get('cv_accuracy', float('nan')):.2f} against a majority share of "
-            f"{feas.get('majority_share', float('nan')):.2f}), so this view falls back to the "
-            "generic vectors. More labels, or a stronger base encoder (a one-time re-embedding "
-            "of the store), would help.",
-            UserWarning,
-            stacklevel=3,
-        )
+        _warn_fell_back(instruction, info["inner_gain_z"], feas)
     chosen = info.get("inner_auc", {}).get(f"{info['alpha']:g}")
     return module, {
         # cross-validated on the labels: per-query AUC of same- vs other-label texts
@@ -225,91 +407,7 @@ def _fit_lda(
 
     metrics: dict[str, Any] = {}
     if len(val_idx) >= 2 and len(np.unique(y[train_idx])) >= 2:
-        metrics["val_knn_accuracy"] = _knn_accuracy(
+        metrics["val_knn_accuracy"] = knn_accuracy(
             module_for(train_idx), Xt, yt, train_idx, val_idx
         )
     return module_for(np.arange(len(y))), metrics
-
-
-def _fit_trained(
-    Xt: torch.Tensor,
-    yt: torch.Tensor,
-    train_idx: np.ndarray,
-    val_idx: np.ndarray,
-    opts: HeadOptions,
-    encoder: torch.nn.Module,
-    name: str | None,
-    show_progress: bool | None,
-) -> tuple[torch.nn.Module, dict[str, Any]]:
-    """Gradient training with a seeded split; early stopping restores a copy of the best state."""
-    dev = Xt.device
-    d = Xt.shape[1]
-    module = HeadModule(encoder, d, out_features(encoder, d)).to(dev)
-    contrastive = resolve_loss(opts)
-    optimiser = torch.optim.Adam(module.parameters(), lr=opts.lr, weight_decay=opts.weight_decay)
-    generator = torch.Generator().manual_seed(opts.seed)
-
-    def batch_loss(idx: torch.Tensor) -> torch.Tensor:
-        z, x_hat = module(Xt[idx])
-        loss = contrastive(z, yt[idx])
-        if opts.recon_weight:
-            loss = loss + opts.recon_weight * torch.nn.functional.mse_loss(x_hat, Xt[idx])
-        return loss
-
-    best_state = copy.deepcopy(module.state_dict())
-    best_val, best_epoch, stale, epoch = float("inf"), 0, 0, 0
-    train_t = torch.from_numpy(train_idx)
-    val_t = torch.from_numpy(val_idx).to(dev)
-    bar = progress(
-        range(opts.max_epochs), desc=f"fit {name or 'head'}", unit="epoch", show=show_progress
-    )
-    for epoch in bar:
-        module.train()
-        order = train_t[torch.randperm(len(train_t), generator=generator)].to(dev)
-        for start in range(0, len(order), opts.batch_size):
-            idx = order[start : start + opts.batch_size]
-            if len(idx) < 2:
-                continue
-            optimiser.zero_grad()
-            loss = batch_loss(idx)
-            loss.backward()
-            optimiser.step()
-        if len(val_idx) < 2:
-            best_state, best_epoch = copy.deepcopy(module.state_dict()), epoch
-            continue
-        module.eval()
-        with torch.no_grad():
-            val_loss = float(batch_loss(val_t))
-        bar.set_postfix(val_loss=f"{val_loss:.4f}")
-        if val_loss < best_val - 1e-6:
-            best_val, best_epoch, stale = val_loss, epoch, 0
-            best_state = copy.deepcopy(module.state_dict())
-        else:
-            stale += 1
-            if stale >= opts.patience:
-                break
-    module.load_state_dict(best_state)
-    metrics: dict[str, Any] = {
-        "best_epoch": int(best_epoch),
-        "epochs_run": int(epoch + 1),
-        "val_loss": None if best_val == float("inf") else round(best_val, 6),
-    }
-    if len(val_idx) >= 2:
-        metrics["val_knn_accuracy"] = _knn_accuracy(module.encoder, Xt, yt, train_idx, val_idx)
-    return module.encoder, metrics
-
-
-@torch.no_grad()
-def _knn_accuracy(
-    encoder: torch.nn.Module,
-    X: torch.Tensor,
-    y: torch.Tensor,
-    train_idx: np.ndarray,
-    val_idx: np.ndarray,
-) -> float:
-    """Held-out 1-nearest-neighbour (cosine) accuracy of validation texts in the view."""
-    encoder.eval()
-    z = torch.nn.functional.normalize(encoder(X), dim=1)
-    sims = z[torch.from_numpy(val_idx)] @ z[torch.from_numpy(train_idx)].T
-    pred = y[torch.from_numpy(train_idx)][sims.argmax(1)]
-    return round(float((pred == y[torch.from_numpy(val_idx)]).float().mean()), 4)

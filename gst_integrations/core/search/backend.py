@@ -29,7 +29,7 @@ from gst_integrations.core.search.query_side import (
     DEFAULT_OVERFETCH,
     QuerySideSearcher,
 )
-from gst_integrations.core.validation import as_float32_matrix, check_k
+from gst_integrations.core.validation import check_k, check_query_vector
 
 __all__ = ["QuerySideBackend"]
 
@@ -89,8 +89,8 @@ class QuerySideBackend:
     # -- search ---------------------------------------------------------------------------
     def _query_row(self, query: str | np.ndarray) -> np.ndarray:
         if isinstance(query, str):
-            return self._encoder.encode_query([query])[0]
-        return as_float32_matrix(query, name="query vector")[0]
+            return check_query_vector(self._encoder.encode_query([query])[0])
+        return check_query_vector(query)
 
     def query_vector(self, query: str | np.ndarray, view: ViewSpec = None) -> np.ndarray:
         base = self._query_row(query)

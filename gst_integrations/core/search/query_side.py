@@ -18,7 +18,7 @@ When is it exact?
 
 Over an ANN index (HNSW) the rewritten query is far from the data the index was built
 for, so both metrics over-fetch and re-rank exactly; defaults are chosen by recall measured
-on a real 100k+ corpus (README).
+on a real 100k+ corpus (docs/bench/recall-gcide.md).
 """
 
 from __future__ import annotations
@@ -33,13 +33,16 @@ from gst_integrations.core.feedback import warn_once
 from gst_integrations.core.heads.blend import METRICS, Blend
 from gst_integrations.core.heads.head import Head
 from gst_integrations.core.hits import REV_KEY, Candidate, SearchHit
-from gst_integrations.core.validation import as_float32_matrix, check_k
+from gst_integrations.core.validation import as_float32_matrix, check_k, check_query_vector
 
 #: Candidates fetched per result, then re-ranked exactly. Over Chroma's HNSW the search ef is
 #: at least the number of results asked for, so this also sets the index's ef. On 178,216
 #: GCIDE definitions (``evaluation.recall_bench``), inner-product views reached recall@10
 #: 0.955 (lda_mix) / 0.913 (lda) at 1-10x and 0.993 / 0.971 at 20x.
 DEFAULT_OVERFETCH = 20
+#: The most candidates asked of a store in one request (stores cap it at their size;
+#: chromadb's count is a 32-bit integer and overflows above 2**32 - 1).
+MAX_CANDIDATES = 2**31 - 1
 
 #: The query-side path ranks by the view's inner product by default: the base index then
 #: orders candidates by the view's own score, and recall is the index's. A cosine view ranks
@@ -69,7 +72,7 @@ def _rewrite64(head: Head, base_query_vec: Any) -> np.ndarray:
             f"the query-side path needs a linear head; {head.name or head.instruction!r} is a "
             f"{head.family} head: materialise its view with ViewEngine instead"
         )
-    q = as_float32_matrix(base_query_vec, name="query vector", dim=head.in_dim)[0]
+    q = check_query_vector(base_query_vec, dim=head.in_dim)
     W = head.weight.astype(np.float64)
     return W.T @ (W @ q.astype(np.float64))
 
@@ -147,12 +150,12 @@ class QuerySideSearcher:
         check_k(k)
         first = next(iter(self.parts.values()))[0]
         d = first.in_dim if first is not None else np.asarray(base_query_vec).shape[-1]
-        q = as_float32_matrix(base_query_vec, name="query vector", dim=d)[0].astype(np.float64)
+        q = check_query_vector(base_query_vec, dim=d).astype(np.float64)
         r = self.rewrite(q)
         norm = float(np.linalg.norm(r))
         # The store only needs r's direction (see module docstring); unit length keeps it finite.
         r_dir = (r / norm if norm > 0 else r).astype(np.float32)
-        cands = list(self.search_base(r_dir, int(k) * self.overfetch))
+        cands = list(self.search_base(r_dir, min(int(k) * self.overfetch, MAX_CANDIDATES)))
         if not cands:
             return [], []
         missing = [c.id for c in cands if c.vector is None]

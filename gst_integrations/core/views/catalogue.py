@@ -13,7 +13,13 @@ from typing import Any
 import numpy as np
 
 from gst_integrations.core.hits import SearchHit
-from gst_integrations.core.views.filters import MetadataColumns, where_document_mask, where_mask
+from gst_integrations.core.views.filters import (
+    MetadataColumns,
+    check_where,
+    check_where_document,
+    where_document_mask,
+    where_mask,
+)
 from gst_integrations.core.views.source import REV_KEY
 
 
@@ -111,6 +117,8 @@ class StoreCatalogue:
         """Ids passing the filters, evaluated by the store (None: no filter)."""
         if not (where or where_document):
             return None
+        check_where(where)  # refused here as in memory, not as the store words it
+        check_where_document(where_document)
         return self.source.ids_where(where or None, where_document or None)
 
 

@@ -9,9 +9,9 @@ store). Every view is one transform of that base matrix, made on first use
 ``keep_base=False`` is the memory-light mode: no base matrix, and a new view reads the
 store again.
 
-Freshness (``core.views.refresher``): a search refreshes first when the rows are older than
-``max_staleness``; ``refresh()`` brings them up to date now. A refresh reads the store
-outside the search lock and scatters only the changed rows into every view.
+Freshness (``core.views.refresher``; the rules in ``core.views.freshness``): a search
+refreshes first when the rows are older than ``max_staleness``; ``refresh()`` makes them
+current. A refresh reads what changed outside the search lock and scatters it into every view.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from gst_integrations.core.hits import SearchHit
 from gst_integrations.core.validation import check_k
 from gst_integrations.core.views.approximate import ApproximateSearch
 from gst_integrations.core.views.catalogue import StoreCatalogue, make_hits
+from gst_integrations.core.views.freshness import Health, UnknownEncoderNotice
 from gst_integrations.core.views.matrices import ViewMatrix, exact_topk, make_view
 from gst_integrations.core.views.options import EngineOptions
 from gst_integrations.core.views.queries import QueryEncoding
@@ -42,7 +43,7 @@ from gst_integrations.core.views.refresher import Refresher
 from gst_integrations.core.views.rows import RowTable
 from gst_integrations.core.views.source import VectorSource
 
-__all__ = ["EngineOptions", "RefreshStats", "ViewEngine", "ViewSpec"]
+__all__ = ["EngineOptions", "Health", "RefreshStats", "ViewEngine", "ViewSpec"]
 
 
 class ViewEngine:
@@ -71,6 +72,7 @@ class ViewEngine:
         self.stored = StoreCatalogue(source)
         self._rows = Refresher(source, self.options, self.device)
         self._approx = ApproximateSearch(self.options, self.device)
+        self._unknown_encoder = UnknownEncoderNotice()
 
     @property
     def encoder(self) -> CachedEncoder:
@@ -131,10 +133,10 @@ class ViewEngine:
         """Bring the engine up to date with the store now, and materialise views.
 
         ``view`` names one view to materialise; None materialises every registered view that
-        fits the store (a broken one is skipped with a warning). ``full=True`` reconciles
-        every row. Raises on store errors.
+        fits the store (a broken one is skipped with a warning). The rows then reflect every
+        write made before the call, by any writer. ``full=True`` reconciles every row.
         """
-        stats = self._rows.refresh(full=full)
+        stats = self._rows.refresh(full=full, explicit=True)
         for name in [view] if view is not None else self.views():
             try:
                 self._view(name)
@@ -143,6 +145,10 @@ class ViewEngine:
                     raise
                 warn(f"view {name!r} skipped: {exc}")
         return stats
+
+    def health(self) -> Health:
+        """How fresh the rows are: last successful refresh, its age, the last error."""
+        return self._rows.health()
 
     def _view(self, name: str | None) -> ViewMatrix:
         """View ``name`` on the current rows, built (one transform) when missing or stale."""
@@ -229,6 +235,7 @@ class ViewEngine:
         if isinstance(base_vector, str):
             raise TypeError("search_by_vector takes a base query vector; search() takes text")
         q = self._base_query(base_vector)
+        self._unknown_encoder.searched(self.source)
         matrices = {name: self._view(name) for name in blend.parts}
         store_ids = (
             self.stored.ids_where(where, where_document)

@@ -2,22 +2,36 @@
 
 ``matches_where`` checks one metadata dict (reference semantics, used in tests and small
 sets). ``where_mask`` evaluates the same filter over a ``MetadataColumns`` table with numpy,
-so a filtered view search costs no per-row Python. Semantics follow Chroma: a bare value
-means ``$eq``; range operators match numbers only; a missing key matches nothing except
-``$ne`` and ``$nin``.
+so a filtered view search costs no per-row Python. ``check_where`` /
+``check_where_document`` validate a filter without evaluating it, so a filter the store
+would evaluate is refused the same way as one evaluated here.
+
+Semantics follow chromadb (measured on 1.5.9): a bare value means ``$eq``; range operators
+match numbers only; a missing key matches nothing except ``$ne``, ``$nin`` and
+``$not_contains``; ``$contains`` on a metadata key is membership in a list value, with
+the element's type (a list of ints does not contain 1.0); NaN or inf operands, tuples
+for ``$in``/``$nin`` and non-string keys are refused.
+
+Regular expressions run on RE2 (``google-re2``): linear time in the text, so no pattern
+can freeze a search, and the same dialect as Chroma's own engine (Rust ``regex``), which
+refuses look-around and back-references as RE2 does.
 """
 
 from __future__ import annotations
 
-import re
+import functools
+import math
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import re2
 
 from gst_integrations.core.errors import GSTError
 
 COMPARISON_OPS = ("$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$in", "$nin")
+LIST_OPS = ("$contains", "$not_contains")
+WHERE_OPS = COMPARISON_OPS + LIST_OPS
 LOGICAL_OPS = ("$and", "$or")
 DOCUMENT_OPS = ("$contains", "$not_contains", "$regex", "$not_regex")
 
@@ -35,6 +49,25 @@ def _is_number(v: Any) -> bool:
 def _check_value(key: str, op: str, value: Any) -> None:
     if not isinstance(value, (str, int, float, bool)):
         raise FilterError(f"{op} on {key!r} needs a str, int, float or bool, got {value!r}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise FilterError(f"{op} on {key!r} needs a finite number, got {value!r}")
+
+
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False  # the error is raised as a FilterError, not logged by RE2
+
+
+@functools.lru_cache(maxsize=256)
+def compile_regex(pattern: str) -> Any:
+    """A compiled RE2 pattern (linear-time matching), or FilterError saying why not."""
+    try:
+        return re2.compile(pattern, _RE2_OPTIONS)
+    except re2.error as exc:
+        why = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else exc
+        raise FilterError(
+            f"invalid regular expression {pattern!r}: {why} (regexes follow RE2 and Chroma: "
+            "no look-around, no back-references)"
+        ) from None
 
 
 def _check_clause(key: str, cond: Any) -> tuple[str, Any]:
@@ -45,12 +78,12 @@ def _check_clause(key: str, cond: Any) -> tuple[str, Any]:
     if len(cond) != 1:
         raise FilterError(f"filter on {key!r} must have exactly one operator, got {sorted(cond)}")
     op, value = next(iter(cond.items()))
-    if op not in COMPARISON_OPS:
+    if op not in WHERE_OPS:
         raise FilterError(
-            f"unknown where operator {op!r} on {key!r}; supported: {', '.join(COMPARISON_OPS)}"
+            f"unknown where operator {op!r} on {key!r}; supported: {', '.join(WHERE_OPS)}"
         )
     if op in ("$in", "$nin"):
-        if not isinstance(value, (list, tuple)) or not value:
+        if not isinstance(value, list) or not value:
             raise FilterError(f"{op} on {key!r} needs a non-empty list of values, got {value!r}")
         for v in value:
             _check_value(key, op, v)
@@ -59,6 +92,7 @@ def _check_clause(key: str, cond: Any) -> tuple[str, Any]:
     elif op in ("$gt", "$gte", "$lt", "$lte"):
         if not _is_number(value):
             raise FilterError(f"{op} on {key!r} needs an int or a float, got {value!r}")
+        _check_value(key, op, value)
     else:
         _check_value(key, op, value)
     return op, value
@@ -75,6 +109,8 @@ def _split_logical(where: dict[str, Any]) -> list[tuple[str, Any]]:
         )
     items = list(where.items())
     for key, value in items:
+        if not isinstance(key, str):
+            raise FilterError(f"where keys are metadata names (strings), got {key!r}")
         if key.startswith("$"):
             if key not in LOGICAL_OPS:
                 raise FilterError(
@@ -92,7 +128,16 @@ def _eq(a: Any, b: Any) -> bool:
     return a == b
 
 
+def _list_has(value: Any, operand: Any) -> bool:
+    """Chroma's ``$contains`` on metadata: ``value`` is a list holding ``operand``, same type."""
+    return isinstance(value, list) and any(type(v) is type(operand) and v == operand for v in value)
+
+
 def _compare(value: Any, op: str, operand: Any) -> bool:
+    if op == "$contains":
+        return _list_has(value, operand)
+    if op == "$not_contains":
+        return not _list_has(value, operand)
     if op == "$eq":
         return value is not _MISSING and _eq(value, operand)
     if op == "$ne":
@@ -109,6 +154,28 @@ def _compare(value: Any, op: str, operand: Any) -> bool:
         "$lt": value < operand,
         "$lte": value <= operand,
     }[op]
+
+
+def check_where(where: dict[str, Any] | None) -> None:
+    """Raise FilterError unless ``where`` is a filter Chroma accepts (None passes)."""
+    if not where:
+        return
+    for key, cond in _split_logical(where):
+        if key in LOGICAL_OPS:
+            for sub in cond:
+                check_where(sub)
+        else:
+            _check_clause(key, cond)
+
+
+def check_where_document(where_document: dict[str, Any] | None) -> None:
+    """Raise FilterError unless ``where_document`` is a filter Chroma accepts (None passes)."""
+    if not where_document:
+        return
+    for op, value in _check_document_filter(where_document):
+        if op in LOGICAL_OPS:
+            for sub in value:
+                check_where_document(sub)
 
 
 def matches_where(metadata: dict[str, Any] | None, where: dict[str, Any] | None) -> bool:
@@ -148,10 +215,9 @@ def _check_document_filter(where_document: dict[str, Any]) -> list[tuple[str, An
                 raise FilterError(f"{op} needs a string, got {value!r}")
             if op in ("$regex", "$not_regex"):
                 try:
-                    re.compile(value)
-                except re.error as exc:
-                    msg = f"{op}: invalid regular expression {value!r}: {exc}"
-                    raise FilterError(msg) from None
+                    compile_regex(value)
+                except FilterError as exc:
+                    raise FilterError(f"{op}: {exc}") from None
         else:
             raise FilterError(
                 f"unknown where_document operator {op!r}; supported: "
@@ -175,9 +241,9 @@ def matches_where_document(document: str | None, where_document: dict[str, Any] 
         elif op == "$not_contains":
             ok = value not in text
         elif op == "$regex":
-            ok = document is not None and re.search(value, text) is not None
+            ok = document is not None and compile_regex(value).search(text) is not None
         else:  # $not_regex
-            ok = re.search(value, text) is None
+            ok = compile_regex(value).search(text) is None
         if not ok:
             return False
     return True
@@ -232,7 +298,11 @@ def where_mask(columns: MetadataColumns, where: dict[str, Any] | None) -> np.nda
             mask &= any_mask
             continue
         op, operand = _check_clause(key, cond)
-        if op == "$eq":
+        if op in LIST_OPS:
+            values = columns.column(key)[0]
+            has = np.fromiter((_list_has(v, operand) for v in values), bool, columns.n)
+            mask &= has if op == "$contains" else ~has
+        elif op == "$eq":
             mask &= columns._eq_mask(key, operand)
         elif op == "$ne":
             mask &= ~columns._eq_mask(key, operand)

@@ -1,7 +1,9 @@
 """Fit a view from the store a user already has: its vectors, its fingerprint, its labels.
 
 Labels come by id (a dict), from a metadata key of each row, or from an LLM labeller given
-the instruction (on a seeded sample). Vectors are read in pages, and the head records the
+the instruction (on a seeded sample); or there are none, only category names
+(``categories=``): a seeded sample is pseudo-labelled from them (``heads.zero_label``).
+Vectors are read in pages, and the head records the
 fingerprint the store recorded (never a guess: a store that recorded none gives a head of
 an unknown encoder, which later warns instead of refusing).
 """
@@ -9,7 +11,7 @@ an unknown encoder, which later warns instead of refusing).
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -52,6 +54,7 @@ def fit_view(
     *,
     labels: Mapping[str, Any] | str | None = None,
     labeler: Any = None,
+    categories: Sequence[str] | Mapping[str, str | None] | None = None,
     sample_size: int | None = None,
     seed: int = 0,
     page_size: int = 1000,
@@ -63,16 +66,36 @@ def fit_view(
 
     ``labels`` is ``{id: label}`` or the name of a metadata key holding each row's label;
     or pass ``labeler`` (an ``LLMLabeler``) to label a seeded sample of ``sample_size``
-    stored documents for the instruction. The head records the fingerprint the store
-    recorded, else that of ``encoder`` (the encoder that filled the store, when you know it),
-    else an unknown encoder. ``options`` are ``fit_head`` options.
+    stored documents for the instruction; or pass ``categories`` (names, or
+    ``{name: description}``) and the ``encoder`` that filled the store, and a seeded sample
+    of ``sample_size`` stored vectors is pseudo-labelled from the names (a view with no
+    labels; it falls back to the generic vectors when the names do not match how the texts
+    group). The head records the fingerprint the store recorded, else that of ``encoder``
+    (the encoder that filled the store, when you know it), else an unknown encoder.
+    ``options`` are ``fit_head`` options.
     """
-    if (labels is None) == (labeler is None):
-        raise InvalidLabelsError("pass exactly one of labels= (dict or metadata key) and labeler=")
-    if labeler is not None and sample_size is None:
+    given = [x is not None for x in (labels, labeler, categories)]
+    if sum(given) != 1:
+        raise InvalidLabelsError(
+            "pass exactly one of labels= (dict or metadata key), labeler= and categories="
+        )
+    if (labeler is not None or categories is not None) and sample_size is None:
         sample_size = LABEL_SAMPLE
     fp_info = source.fingerprint_info()
     fingerprint: Any = EncoderFingerprint.from_dict(fp_info) if fp_info else encoder
+    if categories is not None:
+        return _fit_from_categories(
+            instruction,
+            source,
+            categories,
+            encoder,
+            fp_info,
+            sample_size,
+            seed,
+            page_size,
+            name,
+            options,
+        )
     rng = np.random.default_rng(seed)
     if isinstance(labels, Mapping):
         wanted = [str(i) for i in labels]
@@ -98,6 +121,44 @@ def fit_view(
         else:
             y = list(labeler.label(instruction, [d or "" for d in docs]))
     return fit_head(instruction, X, y, encoder=fingerprint, name=name, **options)
+
+
+def _fit_from_categories(
+    instruction: str,
+    source: VectorSource,
+    categories: Any,
+    encoder: Any,
+    fp_info: dict[str, Any] | None,
+    sample_size: int | None,
+    seed: int,
+    page_size: int,
+    name: str | None,
+    options: dict[str, Any],
+) -> Head:
+    """A zero-label view on a seeded sample of the stored vectors; the encoder that embeds
+    the category names must be the one the store recorded."""
+    if encoder is None or isinstance(encoder, (EncoderFingerprint, Mapping, str)):
+        if not (isinstance(encoder, str) and encoder == "default"):
+            raise InvalidLabelsError(
+                "a view from category names needs the encoder that filled the store (the "
+                "names are embedded with it): pass encoder=<that encoder>"
+            )
+    from gst_integrations.core.encoders.coerce import as_encoder
+
+    enc = as_encoder(None if encoder == "default" else encoder)
+    why = EncoderFingerprint.from_dict(fp_info).mismatch(enc.fingerprint()) if fp_info else None
+    if why:
+        from gst_integrations.core.errors import EncoderMismatchError
+
+        raise EncoderMismatchError(
+            f"the encoder given to embed the category names is not the one that filled the "
+            f"store: {why}"
+        )
+    _, _, _, X = _read(source, None, page_size)
+    if sample_size is not None and sample_size < len(X):
+        rng = np.random.default_rng(seed)
+        X = X[np.sort(rng.choice(len(X), sample_size, replace=False))]
+    return fit_head(instruction, X, categories=categories, encoder=enc, name=name, **options)
 
 
 def instruction_first(first: Any, second: Any) -> tuple[str, Any]:

@@ -25,8 +25,12 @@ class EngineOptions(BaseModel):
     """Rows per store read."""
     max_staleness: float = Field(60.0, ge=0)
     """Seconds a search may serve rows older than the store (0: refresh before every search)."""
-    reconcile_every: float = Field(300.0, ge=0)
-    """Seconds between full reconciliations with a store that keeps no change feed."""
+    reconcile_every: float | None = Field(None, ge=0)
+    """Seconds between full reconciliations with a store that keeps no change feed (None:
+    bounded by the reconciliation's measured cost, see ``core.views.freshness``)."""
+    max_snapshot_age: float = Field(300.0, ge=0)
+    """After a failed refresh, the last snapshot is served only while it is at most this
+    many seconds old; then searches raise ``StaleSnapshotError``."""
     dtype: torch.dtype = torch.float32
     """Storage type of the base matrix and views (float16/bfloat16 halve the memory)."""
     keep_base: bool = True

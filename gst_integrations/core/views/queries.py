@@ -16,7 +16,7 @@ import torch
 from gst_integrations.core.encoders.cache import CachedEncoder
 from gst_integrations.core.encoders.fingerprint import EncoderFingerprint
 from gst_integrations.core.errors import EncoderMismatchError
-from gst_integrations.core.validation import as_float32_matrix
+from gst_integrations.core.validation import check_query_vector
 from gst_integrations.core.views.source import VectorSource
 
 __all__ = ["QueryEncoding"]
@@ -69,11 +69,6 @@ class QueryEncoding:
         """The base query row (d,) of a text (encoded) or a vector (checked)."""
         if isinstance(query, str):
             self._check_store()
-            return self.encoder.encode_query([query])[0]
-        arr = np.asarray(query.detach().cpu() if isinstance(query, torch.Tensor) else query)
-        arr = as_float32_matrix(
-            arr[None, :] if arr.ndim == 1 else arr, name="query vector", dim=dim
-        )
-        if arr.shape[0] != 1:
-            raise ValueError(f"expected one query vector, got {arr.shape[0]}")
-        return arr[0]
+            encoded = self.encoder.encode_query([query])[0]
+            return check_query_vector(encoded, dim=dim, name=f"the encoded query {query[:40]!r}")
+        return check_query_vector(query, dim=dim)

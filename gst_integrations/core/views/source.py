@@ -3,11 +3,19 @@
 Stores (Chroma, ...) implement ``VectorSource`` in ``gst_integrations.stores``; core only
 sees pages of ids, documents, metadata and float32 vectors, never the whole corpus at once.
 
-Freshness: a writer that records a revision (``REV_KEY`` in a row's metadata, increasing
-with every write, as ``embed_into_chroma`` does) lets a refresh read only what changed
-(``changed_since``). Writes that record none are found by a full reconciliation, which
-compares a signature of each row's document and metadata (``row_signature``) without
-reading vectors.
+Freshness, from best to fallback:
+
+* a **change feed** (``ChangeFeed``: ``cursor()`` and ``changes_since(cursor)``) lists the
+  ids every writer upserted or deleted since a cursor, O(changes). Embedded Chroma keeps
+  one (its write log, ``stores.chroma.changefeed``), and so does ``ArraySource``. A feed
+  that cannot answer (its log was purged past the cursor, an unsupported store version)
+  returns None and the caller reconciles.
+* a writer that records a revision (``REV_KEY`` in a row's metadata, increasing with every
+  write, as ``embed_into_chroma`` does) lets a refresh read only what changed
+  (``changed_since``).
+* a full reconciliation compares a signature of each row's document and metadata
+  (``row_signature``) without reading vectors: it finds what other writers did, at a cost
+  that grows with the store.
 """
 
 from __future__ import annotations
@@ -64,6 +72,47 @@ class Page:
         )
 
 
+@dataclass(frozen=True)
+class ChangeSet:
+    """What a change feed saw between two cursors.
+
+    ``upserted`` and ``deleted`` are ids (an id can be in both: read it again to know which
+    holds now). ``deletes_known`` is False when the feed could list upserts but not deletes
+    (its log was trimmed): then ``count`` is the store's row count, and deletes happened
+    exactly when it is smaller than the rows held plus the new ids.
+    """
+
+    cursor: Any
+    upserted: frozenset[str] = frozenset()
+    deleted: frozenset[str] = frozenset()
+    deletes_known: bool = True
+    count: int | None = None
+
+    def __len__(self) -> int:
+        return len(self.upserted | self.deleted)
+
+
+@runtime_checkable
+class ChangeFeed(Protocol):
+    """A store that can say which ids any writer changed since a cursor (O(changes))."""
+
+    def cursor(self) -> Any:
+        """The feed's position now (opaque), or None when the store keeps no feed."""
+        ...
+
+    def changes_since(self, cursor: Any) -> ChangeSet | None:
+        """Changes after ``cursor`` up to now, or None when the feed cannot tell (the
+        caller then reconciles). Raises StoreError when the store is gone."""
+        ...
+
+
+def change_feed_of(source: Any) -> ChangeFeed | None:
+    """``source`` as a change feed when it keeps one now, else None."""
+    if not isinstance(source, ChangeFeed):
+        return None
+    return source if source.cursor() is not None else None
+
+
 @runtime_checkable
 class VectorSource(Protocol):
     """Read access to stored base vectors."""
@@ -105,7 +154,9 @@ class ArraySource:
     """An in-memory, mutable ``VectorSource`` (tests, benchmarks, small corpora).
 
     ``upsert`` and ``delete`` record revisions like a revision-recording writer;
-    ``upsert(..., record_revision=False)`` behaves like a writer that records none.
+    ``upsert(..., record_revision=False)`` behaves like a writer that records none. Every
+    write is also logged for its change feed (``cursor`` / ``changes_since``), which keeps
+    the last ``feed_limit`` writes; ``change_feed=False`` makes a source without a feed.
     """
 
     def __init__(
@@ -115,8 +166,14 @@ class ArraySource:
         documents: Sequence[str | None] | None = None,
         metadatas: Sequence[dict[str, Any] | None] | None = None,
         fingerprint: EncoderFingerprint | dict[str, Any] | None = None,
+        change_feed: bool = True,
+        feed_limit: int = 100_000,
     ) -> None:
         self._lock = threading.Lock()
+        self._feed = change_feed
+        self._feed_limit = feed_limit
+        self._log: list[tuple[int, bool, str]] = []  # (seq, deleted, id), oldest first
+        self._seq = 0
         self._fp = (
             fingerprint.to_dict()
             if isinstance(fingerprint, EncoderFingerprint)
@@ -166,6 +223,7 @@ class ArraySource:
             for m in metas:
                 m[REV_KEY] = rev
         with self._lock:
+            self._record(ids, deleted=False)
             new = [j for j, i in enumerate(ids) if i not in self._row]
             for j, i in enumerate(ids):
                 r = self._row.get(i)
@@ -182,10 +240,40 @@ class ArraySource:
 
     def delete(self, ids: Sequence[str]) -> None:
         with self._lock:
+            self._record([str(i) for i in ids if str(i) in self._row], deleted=True)
             for i in ids:
                 row = self._row.pop(str(i), None)
                 if row is not None:
                     self._alive[row] = False
+
+    def _record(self, ids: Sequence[str], deleted: bool) -> None:
+        for i in ids:
+            self._seq += 1
+            self._log.append((self._seq, deleted, i))
+        if len(self._log) > self._feed_limit:
+            del self._log[: len(self._log) - self._feed_limit]
+
+    # -- ChangeFeed -----------------------------------------------------------------------
+    def cursor(self) -> int | None:
+        """The sequence number of the last write (None: ``change_feed=False``)."""
+        return self._seq if self._feed else None
+
+    def changes_since(self, cursor: Any) -> ChangeSet | None:
+        """Ids written after ``cursor``; None when the log no longer reaches back to it."""
+        if not self._feed or cursor is None:
+            return None
+        with self._lock:
+            if cursor > self._seq:
+                return None
+            if cursor < self._seq and (not self._log or self._log[0][0] > cursor + 1):
+                return None  # trimmed past the cursor
+            # Sequence numbers are consecutive: the entry after the cursor is at this index.
+            tail = self._log[max(0, cursor - self._log[0][0] + 1) :] if self._log else []
+            return ChangeSet(
+                cursor=self._seq,
+                upserted=frozenset(i for _, d, i in tail if not d),
+                deleted=frozenset(i for _, d, i in tail if d),
+            )
 
     # -- VectorSource ---------------------------------------------------------------------
     def fingerprint_info(self) -> dict[str, Any] | None:

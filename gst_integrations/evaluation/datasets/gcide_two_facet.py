@@ -1,6 +1,6 @@
 """GCIDE definitions with two facets the base vectors both encode: part of speech and field.
 
-The second two-facet corpus of the evaluation (issue 12): dictionary definitions from the
+The second two-facet corpus of the evaluation: dictionary definitions from the
 Debian ``dict-gcide`` package, labelled from the entry markup, never from the text:
 ``pos`` (noun, verb, adjective) and ``field``, the subject label of the sense (Zool, Bot,
 Chem, Med, Anat, Law, Naut, Biol: the 8 most frequent). The full subset has about 20,800

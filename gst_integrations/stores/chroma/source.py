@@ -1,4 +1,9 @@
-"""``ChromaSource``: the ``VectorSource`` over a chromadb collection, read in pages."""
+"""``ChromaSource``: the ``VectorSource`` over a chromadb collection, read in pages.
+
+Over a ``PersistentClient`` it is also a ``ChangeFeed``: Chroma's own write log tells a
+refresh which ids any writer changed (``stores.chroma.changefeed``). Over an
+``HttpClient`` server there is no feed, and refreshes reconcile instead.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +13,12 @@ from typing import Any
 import numpy as np
 
 from gst_integrations.core.errors import DimensionMismatchError, StoreError
-from gst_integrations.core.views.source import REV_KEY, Page
+from gst_integrations.core.views.source import REV_KEY, ChangeSet, Page
+from gst_integrations.stores.chroma.changefeed import ChromaChangeFeed, feed_for
 from gst_integrations.stores.chroma.collection import FP_DIM, read_fingerprint
 from gst_integrations.stores.chroma.reader import iter_collection_pages
+
+_UNSET = object()
 
 
 class ChromaSource:
@@ -19,6 +27,23 @@ class ChromaSource:
     def __init__(self, collection: Any) -> None:
         self.collection = collection
         self._dim: int | None = None
+        self._feed: Any = _UNSET
+
+    # -- ChangeFeed -----------------------------------------------------------------------
+    @property
+    def change_feed(self) -> ChromaChangeFeed | None:
+        """The collection's change feed (None over a server or an unsupported file)."""
+        if self._feed is _UNSET:
+            self._feed = feed_for(self.collection)
+        return self._feed
+
+    def cursor(self) -> int | None:
+        feed = self.change_feed
+        return feed.cursor() if feed is not None else None
+
+    def changes_since(self, cursor: Any) -> ChangeSet | None:
+        feed = self.change_feed
+        return feed.changes_since(cursor) if feed is not None else None
 
     @property
     def name(self) -> str:
@@ -57,6 +82,12 @@ class ChromaSource:
         return int(self._call("count", self.collection.count))
 
     def list_ids(self, page_size: int = 1000) -> Iterator[list[str]]:
+        feed = self.change_feed
+        ids = feed.ids() if feed is not None else None
+        if ids is not None:  # from the file: no pages of API calls
+            for s in range(0, len(ids), page_size):
+                yield ids[s : s + page_size]
+            return
         offset = 0
         while True:
             got = self._call("get", self.collection.get, limit=page_size, offset=offset, include=[])

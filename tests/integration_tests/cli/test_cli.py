@@ -17,6 +17,7 @@ import pytest
 
 from gst_integrations.cli.main import main
 from gst_integrations.evaluation.jobs import stratified_limit
+from gst_integrations.evaluation.report import DEFAULT_METHOD
 
 pytestmark = pytest.mark.integration
 
@@ -188,7 +189,7 @@ def test_eval_fast_writes_markdown_and_json(work, capsys) -> None:
                        "--facet-b-col", "rating", "--fast", "--out", out_dir)  # fmt: skip
     assert code == 0
     md = (out_dir / "eval-reviews.md").read_text()
-    for method in ("generic", "logistic probe (baseline)", "head: lda_mix (default)"):
+    for method in ("generic", "logistic probe (baseline)", DEFAULT_METHOD, "head: lda_mix"):
         assert f"| {method} |" in md and f"| {method} |" in out
     assert "instruction-prefixed" not in md and "paper" not in md  # --fast skips them
     # joint retrieval: generic, the views, the blends and the probes' reference, one table
@@ -196,7 +197,37 @@ def test_eval_fast_writes_markdown_and_json(work, capsys) -> None:
     assert "| blend condition*0.5+rating*0.5 |" in md
     report = json.loads((out_dir / "eval-reviews.json").read_text())
     assert report["facets"] == ["condition", "rating"]
-    assert 0.0 <= report["scores"]["head: lda_mix (default)"]["condition"]["triplet"] <= 1.0
+    assert 0.0 <= report["scores"][DEFAULT_METHOD]["condition"]["triplet"] <= 1.0
+    assert report["family_choice"][DEFAULT_METHOD]["condition"][0]["chosen"]
+    assert "| blend auto (weights chosen on the guide) |" in md
+
+
+def test_fit_from_category_names(work, capsys, tmp_path) -> None:
+    """``gst fit --categories``: no labels, names only (or a JSON of descriptions), on texts
+    or on a stored collection; the summary says what the label-free gate saw."""
+    heads = tmp_path / "heads"
+    names = "Birth Control,Depression,Acne,Pain,Anxiety"
+    code, out, err = run(capsys, "fit", "--instruction", "Which condition is treated?",
+                         "--name", "cond-names", "--heads", heads, "--data", work["csv"],
+                         "--categories", names)  # fmt: skip
+    assert code == 0, err
+    assert "saved view 'cond-names'" in out and "zero-label from 5 category names:" in out
+    assert "categories (5): Birth Control (" in out
+    described = tmp_path / "cats.json"
+    described.write_text(json.dumps({"Acne": "pimples on the face", "Pain": None}))
+    code, out, err = run(capsys, "fit", "--instruction", "Which condition is treated?",
+                         "--name", "cond-stored", "--heads", heads, "--chroma-path",
+                         work["chroma"], "--collection", "reviews",
+                         "--categories", described)  # fmt: skip
+    assert code == 0, err
+    assert "zero-label from 2 category names" in out
+    code, _, err = run(capsys, "fit", "--instruction", "x", "--name", "v", "--heads", heads,
+                       "--data", work["csv"], "--categories", "Acne")  # fmt: skip
+    assert_clean_error(code, err, "at least two names")
+    code, _, err = run(capsys, "fit", "--instruction", "x", "--name", "v", "--heads", heads,
+                       "--data", work["csv"], "--categories", "Acne,Pain",
+                       "--label-col", "condition")  # fmt: skip
+    assert_clean_error(code, err, "without labels")
 
 
 def test_fit_with_llm_labels(work, capsys, tmp_path, monkeypatch) -> None:

@@ -375,8 +375,11 @@ def test_bad_arguments(li_retriever) -> None:
 
 
 # -- the cookbook -------------------------------------------------------------------------
-def test_cookbook_runs_offline(cookbook, li_cache, tmp_path, capsys) -> None:
-    result: dict[str, Any] = cookbook.main(workdir=tmp_path, cache=li_cache)
+def test_cookbook_runs_offline(
+    cookbook, li_cache, li_index, tmp_path, capsys, local_li_llm
+) -> None:
+    """The recipe, after the session index filled the shared cache (so it encodes ~nothing)."""
+    result: dict[str, Any] = cookbook.main(workdir=tmp_path, cache=li_cache, llm=local_li_llm)
     out = capsys.readouterr().out
     assert "indexed 200 reviews once; views: ['condition', 'rating']" in out
     cond_block = out.split("[view=condition] top 10")[1].split("[view=rating]")[0]
@@ -395,6 +398,9 @@ def test_cookbook_runs_offline(cookbook, li_cache, tmp_path, capsys) -> None:
     assert "routed 'which condition" in out and "-> view=condition" in out
     assert "-> view=rating" in out
     assert "source view=condition condition=Insomnia" in out
+    # The local model (SmolLM2-135M-Instruct, offline) wrote the answer, not a mock.
+    answer = re.search(r"^answer \(SmolLM2-135M-Instruct\): (.+)$", out, re.M)
+    assert answer and len(answer.group(1).split()) >= 3, out[-2000:]
     assert result["routed"] == {
         "which condition is this patient treating: acne, depression or insomnia?": "condition",
         "how satisfied was the patient with the drug, positive or negative?": "rating",

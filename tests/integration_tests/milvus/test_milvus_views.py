@@ -180,7 +180,7 @@ def test_llama_index_milvus_query_side_equals_the_materialised_view(lite_db, sam
             for query in QUERIES:
                 want = exact_view_top(head, X, sample.ids, cached.encode_query([query])[0], K)
                 got = retriever.retrieve(query, view="condition")
-                assert all(n.node.metadata["gst_view"] == "condition" for n in got)
+                assert all(n.view == "condition" for n in got)
                 recalls.append(_recall([n.node.node_id for n in got], want))
                 assert [n.node.node_id for n in got] == want, query
         print(

@@ -43,7 +43,8 @@ def test_every_option_has_help_and_shows_its_default(command: str) -> None:
 
 def test_family_lists_the_registered_families(tmp_path, capsys) -> None:
     assert main(["fit", "--help"]) == 0
-    assert "{" + ",".join(sorted(HEAD_FAMILIES)) + "}" in capsys.readouterr().out
+    # every registered family, and "auto" (the default: the best linear family per facet)
+    assert "{" + ",".join(sorted([*HEAD_FAMILIES, "auto"])) + "}" in capsys.readouterr().out
     data = tmp_path / "d.csv"
     data.write_text("text,label\na,x\nb,y\n")
     code = main(["fit", "--instruction", "i", "--name", "v", "--heads", str(tmp_path),
