@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install test quickstart lint docs eval bench bench-gpu maps
+.PHONY: install test quickstart lint docs eval bench bench-ann bench-first-read bench-ray bench-gpu maps
 
 install:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,21 @@ eval:
 
 bench:
 	HF_HUB_OFFLINE=1 $(BIN)/gst bench --out docs/bench
+
+# Approximate search against the exact scan: real GCIDE definitions (the dict-gcide package,
+# embedded once into gcide-corpus/), then 1M rows drawn from a Gaussian fitted to them.
+bench-ann:
+	test -f gcide-corpus/vectors.npy || HF_HUB_OFFLINE=1 $(BIN)/python -m gst_integrations.evaluation.datasets.gcide gcide-corpus
+	HF_HUB_OFFLINE=1 $(BIN)/python -m gst_integrations.evaluation.ann_bench --vectors gcide-corpus/vectors.npy \
+		--rows gcide-corpus/rows.jsonl --baselines --out docs/bench
+
+# The first read of a 1M-row embedded Chroma store (fills one first), fast path against the API.
+bench-first-read:
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/first_read.py --rows 1000000 --out docs/bench
+
+# Ray Data write-back of 100k rows into Milvus Lite, per worker count, and a kill midway.
+bench-ray:
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/ray_writeback.py --rows 100000 --out docs/bench
 
 # The same figures on CUDA against the CPU in one run (needs a GPU machine).
 bench-gpu:

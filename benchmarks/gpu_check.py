@@ -106,11 +106,11 @@ def head_timings(devices: list[str], n_vectors: int) -> dict[str, Any]:
 
 
 def ann_check(n_rows: int, n_queries: int) -> dict[str, Any]:
-    """The approximate path on this machine's CPU over embedding-shaped rows (see above)."""
+    """The engine's approximate path on this machine's CPU over embedding-shaped rows, against
+    the same engine's exact scan (``evaluation.ann_bench.engine_figures``)."""
     import numpy as np
 
-    from gst_integrations.core.views.ann import ANNConfig
-    from gst_integrations.evaluation.ann_bench import measure, specs_of
+    from gst_integrations.evaluation.ann_bench import engine_figures
     from gst_integrations.evaluation.datasets import load_drug_reviews
     from gst_integrations.evaluation.embedding_rows import EmbeddingRows
 
@@ -124,10 +124,9 @@ def ann_check(n_rows: int, n_queries: int) -> dict[str, Any]:
         for family in ("lda_mix", "lda")
     }
     rows = EmbeddingRows(X, "real drug-review vectors")
-    base = torch.from_numpy(rows(n_rows, seed=0))
-    queries = torch.from_numpy(np.asarray(X[: min(n_queries, len(X))], np.float32))
-    configs = [(ANNConfig(probe_share=share), 100) for share in (0.02, 0.05)]
-    out = measure(base, specs_of(heads), queries, ["cosine"], configs, hnsw=False)
+    base = np.ascontiguousarray(rows(n_rows, seed=0), np.float32)
+    queries = np.asarray(X[: min(n_queries, len(X))], np.float32)
+    out = engine_figures(base, heads, queries, "cosine", candidates=(200,), dims=(192,))
     out["rows_from"] = rows.source
     return out
 

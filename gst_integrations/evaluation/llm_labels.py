@@ -160,7 +160,7 @@ def run_label_eval(
     instructions: dict[str, str] | None = None,
     machine: str = "",
     head_variants: dict[str, dict[str, Any]] | None = None,
-    show_progress: bool = True,
+    show_progress: bool | None = None,
     log: Callable[[str], None] | None = None,
 ) -> LabelEvalReport:
     """Label ``n_label`` seeded texts per facet with ``llm`` and compare views on the rest.

@@ -21,11 +21,11 @@ import numpy as np
 import torch
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
-from tqdm.auto import tqdm
 
 from gst_integrations.core.encoders.base import BaseEncoder
 from gst_integrations.core.encoders.cache import CachedEncoder, VectorCache
 from gst_integrations.core.encoders.coerce import as_encoder
+from gst_integrations.core.feedback import progress
 from gst_integrations.core.heads.blend_weights import fit_blend_weights
 from gst_integrations.core.heads.training import fit_head
 from gst_integrations.core.paths import default_cache_dir
@@ -137,7 +137,7 @@ def run_protocol(
     zero_label: Sequence[str] = (),
     llm: Any = None,
     n_triplets: int = 10_000,
-    show_progress: bool = True,
+    show_progress: bool | None = None,
     log: Callable[[str], None] | None = None,
 ) -> EvalReport:
     """Run the protocol on ``corpus`` and return the report (markdown and JSON).
@@ -199,7 +199,7 @@ def _run_split(
     auto_blend: bool,
     zero_label: ZeroLabelRun | None,
     n_triplets: int,
-    show_progress: bool,
+    show_progress: bool | None,
     log: Callable[[str], None] | None,
 ) -> EvalReport:
     """One seeded guide/held-out split: every method fitted and scored."""
@@ -257,7 +257,7 @@ def _run_split(
     steps += list(variants)
     steps += [f"zero-label {v}" for v in (zero_label.variants if zero_label else ())]
     default_heads: dict[str, Any] = {}
-    for step in tqdm(steps, desc=f"eval methods, seed {seed}", disable=not show_progress):
+    for step in progress(steps, desc=f"eval methods, seed {seed}", show=show_progress):
         t0 = time.perf_counter()
         views = {}
         if step == "prefixed":

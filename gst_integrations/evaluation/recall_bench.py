@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
 
+from gst_integrations.core.feedback import progress
 from gst_integrations.core.heads.head import load_head
 from gst_integrations.core.heads.training import fit_head
 from gst_integrations.core.search.query_side import QuerySideSearcher
@@ -115,7 +115,7 @@ def run_recall(
         for metric in ("cosine", "ip")
         for of in overfetch
     ]
-    for ef, family, metric, of in tqdm(configs, desc="recall configs"):
+    for ef, family, metric, of in progress(configs, desc="recall configs"):
         col.modify(configuration={"hnsw": {"ef_search": ef}})
         searcher = QuerySideSearcher(heads[family], chroma_search_base(col), metric, of)
         recalls, lat, base_lat = [], [], []

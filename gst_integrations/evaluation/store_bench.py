@@ -256,7 +256,7 @@ BLEND = {"b": 0.5, "a": 0.3, None: 0.2}
 
 def _approximate_vs_exact(engine: ViewEngine, q: np.ndarray) -> dict[str, Any]:
     """Recall@10 of the engine's answers against its own exact search, and both latencies."""
-    used = engine._rows.table is not None and engine._rows.table.ann is not None
+    used = engine._rows.table is not None and engine._rows.table.sketch is not None
     out: dict[str, Any] = {"used": used}
     if not used:
         return out
