@@ -136,42 +136,6 @@ def engine_figures(
     return out
 
 
-def fit_field_heads(
-    X: np.ndarray, meta: list[dict[str, Any]], heads_dir: str | None, seed: int = 0
-) -> tuple[dict[str, Any], np.ndarray]:
-    """The recall benchmark's heads (subject field, 2,000 labelled definitions, ``lda_mix``
-    and ``lda``; reused from ``heads_dir``) and the held-out labelled rows."""
-    from gst_integrations.core.heads.head import load_head
-    from gst_integrations.core.heads.training import fit_head
-
-    fields = [m.get("field") for m in meta]
-    counts: dict[str, int] = {}
-    for f in fields:
-        if f:
-            counts[f] = counts.get(f, 0) + 1
-    top = {f for f, _ in sorted(counts.items(), key=lambda kv: -kv[1])[:8]}
-    labelled = [i for i, f in enumerate(fields) if f in top]
-    perm = np.random.default_rng(seed).permutation(labelled)
-    guide, held = perm[:2000], perm[2000:]
-    heads = {}
-    for family in ("lda_mix", "lda"):
-        path = Path(heads_dir) / f"field-{family}.safetensors" if heads_dir else None
-        if path is not None and path.exists():
-            heads[family] = load_head(path, device="cpu")
-            continue
-        heads[family] = fit_head(
-            "Which subject field is this definition from?",
-            X[guide],
-            [fields[i] for i in guide],
-            encoder="default",
-            family=family,
-            device="cpu",
-        )
-        if path is not None:
-            heads[family].save(path)
-    return heads, held
-
-
 def specs_of(heads: dict[str, Any]) -> dict[str, list[Part]]:
     W = {name: torch.from_numpy(np.asarray(h.weight, np.float32)) for name, h in heads.items()}
     return {
@@ -270,7 +234,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     import argparse
     import platform
 
-    from gst_integrations.evaluation.recall_bench import load_corpus
+    from gst_integrations.evaluation.recall_bench import fit_field_heads, load_corpus
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--vectors", required=True)
@@ -287,7 +251,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = p.parse_args(argv)
     torch.set_grad_enabled(False)
     X_all, meta = load_corpus(args.vectors, args.rows)
-    heads, held = fit_field_heads(X_all, meta, args.heads_dir)
+    rng = np.random.default_rng(0)
+    heads, held = fit_field_heads(X_all, meta, args.heads_dir, rng, device="cpu")
     rng = np.random.default_rng(1)
     qidx = rng.choice(held, args.queries, replace=False)
     queries = np.ascontiguousarray(X_all[qidx])

@@ -45,6 +45,45 @@ def exact_view_top(Z: np.ndarray, qz: np.ndarray, metric: str, k: int) -> list[i
     return top[np.argsort(-s[top])].tolist()
 
 
+def fit_field_heads(
+    X: np.ndarray,
+    meta: list[dict[str, Any]],
+    heads_dir: str | None,
+    rng: np.random.Generator,
+    families: tuple[str, ...] = ("lda_mix", "lda"),
+    guide_size: int = 2000,
+    device: str | None = None,
+) -> tuple[dict[str, Any], np.ndarray]:
+    """Heads of the GCIDE subject field (the 8 most frequent fields; ``guide_size`` labelled
+    definitions, the size users label), reused from ``heads_dir`` when saved there, and the
+    held-out labelled rows."""
+    fields = [m.get("field") for m in meta]
+    counts: dict[str, int] = {}
+    for f in fields:
+        if f:
+            counts[f] = counts.get(f, 0) + 1
+    top = {f for f, _ in sorted(counts.items(), key=lambda kv: -kv[1])[:8]}
+    perm = rng.permutation([i for i, f in enumerate(fields) if f in top])
+    guide, held = perm[:guide_size], perm[guide_size:]
+    heads = {}
+    for family in families:
+        path = Path(heads_dir) / f"field-{family}.safetensors" if heads_dir else None
+        if path is not None and path.exists():
+            heads[family] = load_head(path, device=device)
+            continue
+        heads[family] = fit_head(
+            "Which subject field is this definition from?",
+            X[guide],
+            [fields[i] for i in guide],
+            encoder="default",
+            family=family,
+            device=device,
+        )
+        if path is not None:
+            heads[family].save(path)
+    return heads, held
+
+
 def run_recall(
     vectors: str,
     rows: str,
@@ -60,31 +99,7 @@ def run_recall(
     X, meta = load_corpus(vectors, rows)
     n = len(X)
     rng = np.random.default_rng(seed)
-    fields = [m.get("field") for m in meta]
-    labelled = [i for i, f in enumerate(fields) if f]
-    counts: dict[str, int] = {}
-    for i in labelled:
-        counts[fields[i]] = counts.get(fields[i], 0) + 1
-    top_fields = {f for f, _ in sorted(counts.items(), key=lambda kv: -kv[1])[:8]}
-    labelled = [i for i in labelled if fields[i] in top_fields]
-    perm = rng.permutation(labelled)
-    # A labelled sample of the size users label (2,000 definitions); the rest is held out.
-    guide, held = perm[:guide_size], perm[guide_size:]
-    heads = {}
-    for family in families:
-        path = Path(heads_dir) / f"field-{family}.safetensors" if heads_dir else None
-        if path is not None and path.exists():
-            heads[family] = load_head(path)
-            continue
-        heads[family] = fit_head(
-            "Which subject field is this definition from?",
-            X[guide],
-            [fields[i] for i in guide],
-            encoder="default",
-            family=family,
-        )
-        if path is not None:
-            heads[family].save(path)
+    heads, held = fit_field_heads(X, meta, heads_dir, rng, families, guide_size)
     queries = rng.choice(held, n_queries, replace=False)
     root = tempfile.mkdtemp(prefix="gst-recall-")
     client = chroma_client(root)
@@ -146,7 +161,7 @@ def run_recall(
     return {
         "corpus": f"GCIDE definitions, {n:,} texts, all-MiniLM-L6-v2",
         "head": ", ".join(f"{h.family} {h.in_dim}->{h.out_dim}" for h in heads.values())
-        + f", fitted on {len(guide):,} labelled definitions ({len(top_fields)} subject fields)",
+        + f", fitted on {guide_size:,} labelled definitions (8 subject fields)",
         "index_s": index_s,
         "n_queries": n_queries,
         "results": results,
