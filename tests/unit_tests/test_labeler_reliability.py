@@ -181,6 +181,9 @@ def test_ctrl_c_stops_a_hung_llm() -> None:
         stderr=subprocess.PIPE,
         text=True,
         env=env,
+        # as in a terminal: a shell's background job inherits SIGINT ignored, and Python
+        # then installs no KeyboardInterrupt handler
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         ready, _, _ = select.select([proc.stdout], [], [], 60)
